@@ -1,0 +1,24 @@
+# l2g: the two commands of the README are `make demo` and `make test`.
+# Both run `make setup` first, which installs whatever is missing and is quick when nothing is.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# `make test` runs the fast selection; `make test SLOW=1` runs everything (what CI does).
+PYTEST_SELECT := $(if $(SLOW),,-m "not slow")
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/l2g doctor
+
+test: setup
+	$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+
+clean:
+	rm -rf build
