@@ -1,0 +1,260 @@
+"""Map Gemmini composites (from ``l2g.passes.fuse``) onto kernel calls in the C program.
+
+:func:`gemmini_offload` returns an offload hook for
+:func:`l2g.codegen.gemmini.program.emit_program`.  For each binding that calls a composite
+function it reads the composite's operands and constants (from the fused, not yet legalized
+module), plans the tiling with :func:`l2g.passes.tile.plan_matmul`, and emits calls of the
+kernels in ``csrc/include/l2g_gemmini_kernels.h``.
+
+Requantization scales reach the hardware unchanged as float32 (``config_st``'s acc_scale and
+``config_ld``'s mvin scale), so the accelerator's ``sat8(RNE(fl32(x)·S))`` is the same
+computation the host reference performs.  A per-channel (vector) scale has no single-register
+equivalent on Gemmini: such a matmul runs with full-width int32 output and the requantization
+runs on the CPU, exactly as the reference computes it.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import tvm
+from tvm import relax
+
+from l2g.codegen.gemmini.program import OpRecord, ProgramBuilder
+from l2g.hwconfig import GemminiConfig
+from l2g.passes.fuse import composite_kind
+from l2g.passes.tile import MatmulPlan, plan_matmul
+
+
+def _f32_literal(x: float) -> str:
+    return f"{struct.unpack('<f', struct.pack('<f', float(x)))[0].hex()}f"
+
+
+def _const_value(expr) -> np.ndarray | None:
+    value = getattr(expr, "value", None)
+    return value.numpy() if value is not None and hasattr(value, "numpy") else None
+
+
+def _shape(expr) -> tuple[int, ...]:
+    return tuple(int(d.value) for d in expr.ty.shape)
+
+
+@dataclass
+class _Chain:
+    """What a composite computes, read off its body."""
+
+    kind: str
+    params: list  # the composite's parameters
+    bindings: dict  # var -> value (bodies are flat dataflow blocks)
+
+
+def _read_composite(func) -> _Chain:
+    bindings = {}
+    for block in func.body.blocks:
+        for b in block.bindings:
+            bindings[b.var] = b.value
+    return _Chain(composite_kind(func), list(func.params), bindings)
+
+
+def _op(expr) -> str:
+    return getattr(getattr(expr, "op", None), "name", "") if isinstance(expr, relax.Call) else ""
+
+
+class _Resolver:
+    """Follows variables inside a composite body back to their defining calls."""
+
+    def __init__(self, chain: _Chain):
+        self.chain = chain
+
+    def value(self, expr):
+        for var, val in self.chain.bindings.items():
+            if var.same_as(expr):
+                return val
+        return expr
+
+    def calls(self, name: str) -> list:
+        return [v for v in self.chain.bindings.values() if _op(v) == name]
+
+    def param_index(self, expr) -> int | None:
+        for i, p in enumerate(self.chain.params):
+            if p.same_as(expr):
+                return i
+        return None
+
+
+def _requant_scale(res: _Resolver, final_cast) -> np.ndarray | None:
+    """Given the int8 astype at the end of a requant chain, return its scale (or None)."""
+    clip = res.value(final_cast.args[0])
+    if _op(clip) != "relax.clip":
+        return None
+    lo, hi = (float(getattr(a, "value", a)) for a in clip.args[1:3])
+    if (lo, hi) != (-128.0, 127.0):
+        return None
+    rnd = res.value(clip.args[0])
+    mul = res.value(rnd.args[0]) if _op(rnd) == "relax.round" else None
+    if mul is None or _op(mul) != "relax.multiply":
+        return None
+    return _const_value(mul.args[1])
+
+
+def _requant_input(res: _Resolver, final_cast):
+    """The integer tensor a requant chain ``astype(clip(round(astype(x) * S)))`` starts from."""
+    expr = final_cast
+    for op_name in ("relax.clip", "relax.round", "relax.multiply", "relax.astype"):
+        expr = res.value(expr.args[0])
+        if _op(expr) != op_name:
+            return None
+    return expr.args[0]
+
+
+def gemmini_offload(cfg: GemminiConfig, fused_mod: tvm.IRModule):
+    """An offload hook that runs ``fused_mod``'s composites on Gemmini configured as ``cfg``."""
+
+    def hook(builder: ProgramBuilder, binding) -> tuple[list[str], OpRecord] | None:
+        call = binding.value
+        if not isinstance(call, relax.Call) or not isinstance(call.op, tvm.ir.GlobalVar):
+            return None
+        try:
+            func = fused_mod[call.op.name_hint]
+        except (KeyError, tvm.TVMError):
+            return None
+        kind = composite_kind(func)
+        if kind is None:
+            return None
+        chain = _read_composite(func)
+        args = [builder.tensor_of(a) for a in call.args]
+        if kind in ("matmul_requant", "matmul"):
+            return _emit_matmul(builder, cfg, binding, chain, args)
+        if kind == "resadd":
+            return _emit_resadd(builder, cfg, binding, chain, args)
+        return None
+
+    return hook
+
+
+def _operand(builder, res: _Resolver, expr, args, hint):
+    idx = res.param_index(expr)
+    if idx is not None:
+        return args[idx]
+    arr = _const_value(expr)
+    if arr is None:
+        raise ValueError(f"composite operand {expr} is neither a parameter nor a constant")
+    return builder.add_weight(arr, hint)
+
+
+def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _Chain, args):
+    res = _Resolver(chain)
+    (mm,) = res.calls("relax.matmul")
+    a_expr, b_expr = mm.args
+    a = _operand(builder, res, a_expr, args, "a")
+    b = _operand(builder, res, b_expr, args, f"{binding.var.name}_w")
+    bias = None
+    for add in res.calls("relax.add"):
+        bias_arr = _const_value(add.args[1])
+        if bias_arr is not None:
+            if bias_arr.ndim > 1 and int(np.prod(bias_arr.shape[:-1])) != 1:
+                return None  # a full bias matrix is not a repeating row
+            bias = builder.add_weight(bias_arr.reshape(-1).astype(np.int32), f"{binding.var.name}_bias")
+    scale = None
+    if chain.kind == "matmul_requant":
+        casts = [c for c in res.calls("relax.astype") if str(c.ty.dtype) == "int8"]
+        scale = _requant_scale(res, casts[-1])
+        if scale is None:
+            return None
+
+    a_shape, b_shape = a.shape, b.shape
+    k = a_shape[-1]
+    n = b_shape[-1]
+    if b_shape[-2] != k:
+        return None
+    b_batch = int(np.prod(b_shape[:-2], dtype=np.int64)) if len(b_shape) > 2 else 1
+    if b_batch == 1:
+        batch, m = 1, int(np.prod(a_shape[:-1], dtype=np.int64))
+    else:
+        if tuple(a_shape[:-2]) != tuple(b_shape[:-2]):
+            return None  # broadcasting batch dims: left to the CPU
+        batch, m = b_batch, a_shape[-2]
+    plan = plan_matmul(cfg, m, k, n, name=binding.var.name)
+    builder.plans = getattr(builder, "plans", [])
+    builder.plans.append(plan)
+
+    out_dtype = "int8" if chain.kind == "matmul_requant" else "int32"
+    out = builder.new_tensor(binding.var.name, out_dtype, _shape(binding.var), "temp")
+    builder.var_tensor[binding.var] = out
+
+    scalar = scale is not None and scale.size == 1
+    full_c = not scalar
+    acc = out
+    if chain.kind == "matmul_requant" and not scalar:
+        acc = builder.new_tensor(f"{binding.var.name}_acc", "int32", _shape(binding.var), "temp")
+    s_lit = _f32_literal(float(scale.reshape(-1)[0])) if scalar else "1.0f"
+    plan_c = f"{{{m}, {k}, {n}, {plan.tile_i}, {plan.tile_j}, {plan.tile_k}}}"
+    bias_c = bias.cname if bias is not None else "NULL"
+    b_step = f"{k * n}" if b_batch > 1 else "0"
+    stmts = [
+        f"static const l2g_matmul_plan_t plan_{out.cname} = {plan_c};",
+        f"for (int bt = 0; bt < {batch}; bt++) "
+        f"l2g_matmul_ws(&plan_{out.cname}, {a.cname} + bt * {m * k}, {k}, {b.cname} + bt * {b_step}, {n}, "
+        f"{bias_c}, {acc.cname} + bt * {m * n}, {n}, {s_lit}, 0, {'true' if full_c else 'false'});",
+    ]
+    if acc is not out:
+        svec = builder.add_weight(np.broadcast_to(scale.astype(np.float32).reshape(-1), (n,)).copy(), f"{binding.var.name}_scale")
+        stmts.append(f"l2g_requant_cols({acc.cname}, {out.cname}, {batch * m}, {n}, {svec.cname});")
+    macs = batch * m * k * n
+    return stmts, OpRecord(name=f"{binding.var.name}:{chain.kind}", kind="gemmini", macs=macs)
+
+
+def _emit_resadd(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _Chain, args):
+    res = _Resolver(chain)
+    (add,) = res.calls("relax.add")
+    final = [c for c in res.calls("relax.astype") if str(c.ty.dtype) == "int8"]
+    out_scale = None
+    # the output requant is the chain whose input is the int32 add
+    for c in final:
+        src = _requant_input(res, c)
+        if src is not None and res.value(src).same_as(add):
+            out_scale = _requant_scale(res, c)
+    if out_scale is None or out_scale.size != 1:
+        return None
+
+    def input_of(expr):
+        """(tensor, mvin scale) for one side of the add: astype(requant?(param))."""
+        cast32 = res.value(expr)
+        inner = res.value(cast32.args[0])
+        if _op(inner) == "relax.astype" and str(inner.ty.dtype) == "int8":
+            s = _requant_scale(res, inner)
+            if s is None or s.size != 1:
+                raise ValueError("vector mvin scale")
+            return _operand(builder, res, _requant_input(res, inner), args, "resadd_in"), float(s.reshape(-1)[0])
+        return _operand(builder, res, cast32.args[0], args, "resadd_in"), 1.0
+
+    try:
+        (ta, sa), (tb, sb) = input_of(add.args[0]), input_of(add.args[1])
+    except ValueError:
+        return None
+    if ta.shape != tb.shape or ta.dtype != "int8" or tb.dtype != "int8":
+        return None
+    cols = ta.shape[-1]
+    rows = int(np.prod(ta.shape[:-1], dtype=np.int64))
+    out = builder.new_tensor(binding.var.name, "int8", _shape(binding.var), "temp")
+    builder.var_tensor[binding.var] = out
+    tile_rows = _resadd_tile_rows(cfg, rows, cols)
+    stmt = (f"l2g_resadd_ws({rows}, {cols}, {tile_rows}, {ta.cname}, {_f32_literal(sa)}, {tb.cname}, "
+            f"{_f32_literal(sb)}, {out.cname}, {_f32_literal(float(out_scale.reshape(-1)[0]))}, false);")
+    return [stmt], OpRecord(name=f"{binding.var.name}:resadd", kind="gemmini")
+
+
+def _resadd_tile_rows(cfg: GemminiConfig, rows: int, cols: int) -> int:
+    """Rows per resadd block: a block of whole rows must fit half the accumulator."""
+    dim = cfg.dim
+    col_tiles = math.ceil(cols / dim)
+    max_row_tiles = max(1, (cfg.acc_rows // 2) // (dim * col_tiles))
+    if col_tiles * dim > cfg.acc_rows // 2:
+        raise ValueError(f"resadd with {cols} columns does not fit half the accumulator")
+    return min(math.ceil(rows / dim), max_row_tiles) * dim
+
+
+__all__ = ["gemmini_offload", "MatmulPlan"]

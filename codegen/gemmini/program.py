@@ -1,0 +1,337 @@
+"""Whole-program C emission: a legalized Relax ``main`` becomes one bare-metal C program.
+
+The program reads the Relax function's parameters as named input tensors
+(``l2g_input_tensor``), runs every operator in order, and sends the results back with
+``l2g_output_tensor`` as ``output0``, ``output1``, ...  Around every operator it reads the
+cycle counter; the per-op cycle counts come back as the ``__op_cycles`` tensor, in the order
+of :attr:`CProgram.ops`.
+
+Operators are either ``call_tir`` into a PrimFunc, printed as plain C by
+:mod:`l2g.codegen.gemmini.tir_to_c`, or calls of Gemmini kernels supplied by an
+``OffloadHook`` (see :mod:`l2g.codegen.gemmini.offload`).  Weights (Relax constants) are
+written to one binary blob and linked with the assembler's ``.incbin``, which is far faster to
+build than C array initializers for megabytes of data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import tvm
+from tvm import relax, tirx
+
+from l2g.codegen.gemmini.tir_to_c import PRELUDE, UnsupportedTIR, c_type, lower_prim_funcs, print_prim_func
+
+DTYPE_CODES = {"int8": "L2G_INT8", "uint8": "L2G_UINT8", "int16": "L2G_INT16", "int32": "L2G_INT32",
+               "int64": "L2G_INT64", "float32": "L2G_FLOAT32", "float64": "L2G_FLOAT64"}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of the program: where it lives in C and what it holds."""
+
+    cname: str
+    dtype: str
+    shape: tuple[int, ...]
+    kind: str  # "input" | "weight" | "temp"
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * np.dtype(self.dtype).itemsize
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One operator of the program, in execution order."""
+
+    name: str
+    kind: str  # "cpu" or "gemmini"
+    macs: int = 0
+
+
+@dataclass
+class CProgram:
+    """The emitted program: sources to compile plus what the host needs to read its results."""
+
+    c_path: Path
+    asm_path: Path | None
+    weights_path: Path | None
+    inputs: list[tuple[str, str, tuple[int, ...]]]  # (name, dtype, shape) in parameter order
+    outputs: list[tuple[str, str, tuple[int, ...]]]
+    ops: list[OpRecord] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[Path]:
+        return [p for p in (self.c_path, self.asm_path) if p is not None]
+
+
+#: An offload hook looks at a binding; if it handles it, it returns (C statements, OpRecord).
+OffloadHook = Callable[["ProgramBuilder", relax.VarBinding], "tuple[list[str], OpRecord] | None"]
+
+
+class CodegenError(Exception):
+    pass
+
+
+def _shape_of(ty) -> tuple[int, ...]:
+    shape = getattr(ty, "shape", None)
+    if shape is None:
+        raise CodegenError(f"tensor without a static shape: {ty}")
+    dims = []
+    for d in shape:
+        if not hasattr(d, "value"):
+            raise CodegenError(f"dynamic dimension {d} in {ty}; Gemmini code needs static shapes")
+        dims.append(int(d.value))
+    return tuple(dims)
+
+
+class ProgramBuilder:
+    """Walks a legalized Relax main function and collects the C program's pieces."""
+
+    def __init__(self, mod: tvm.IRModule, offload: Sequence[OffloadHook] = ()):
+        self.mod = mod
+        self.offload = list(offload)
+        self.tensors: dict[str, Tensor] = {}  # by C name
+        self.var_tensor: dict = {}  # relax var -> Tensor or tuple of Tensors
+        self.statements: list[str] = []
+        self.functions: dict[str, str] = {}  # C function name -> source
+        self.weights = bytearray()
+        self.weight_syms: list[tuple[str, int, int]] = []  # (symbol, offset, nbytes)
+        self.ops: list[OpRecord] = []
+        self.used_names: set[str] = set()
+        self.lowered = lower_prim_funcs(mod)
+
+    # ---- names and tensors ----------------------------------------------------------------
+    def fresh(self, hint: str) -> str:
+        base = re.sub(r"\W", "_", hint) or "t"
+        if base[0].isdigit():
+            base = "t_" + base
+        name, i = base, 1
+        while name in self.used_names:
+            name, i = f"{base}_{i}", i + 1
+        self.used_names.add(name)
+        return name
+
+    def new_tensor(self, hint: str, dtype: str, shape: tuple[int, ...], kind: str) -> Tensor:
+        t = Tensor(self.fresh(hint), str(dtype), tuple(shape), kind)
+        self.tensors[t.cname] = t
+        return t
+
+    def tensor_of(self, expr) -> Tensor:
+        """The Tensor behind a Relax argument (a variable or a constant)."""
+        if isinstance(expr, relax.Var) or type(expr).__name__ in ("Var", "DataflowVar"):
+            for k, v in self.var_tensor.items():
+                if k.same_as(expr):
+                    if isinstance(v, tuple):
+                        raise CodegenError(f"tuple {expr} used where a tensor is expected")
+                    return v
+            raise CodegenError(f"variable {expr} used before it is defined")
+        if hasattr(expr, "value") and hasattr(expr.value, "numpy"):
+            return self.add_weight(expr.value.numpy(), "const")
+        raise CodegenError(f"unsupported argument {type(expr).__name__}: {expr}")
+
+    def add_weight(self, arr: np.ndarray, hint: str) -> Tensor:
+        arr = np.ascontiguousarray(arr)
+        t = self.new_tensor(f"w_{hint}", str(arr.dtype), arr.shape, "weight")
+        pad = (-len(self.weights)) % 64
+        self.weights += b"\0" * pad
+        self.weight_syms.append((t.cname, len(self.weights), arr.nbytes))
+        self.weights += arr.tobytes()
+        return t
+
+    # ---- the walk ----------------------------------------------------------------------------
+    def build(self, func_name: str = "main") -> None:
+        func = self.mod[func_name]
+        self.params = []
+        for p in func.params:
+            t = self.new_tensor(f"in_{p.name}", p.ty.dtype, _shape_of(p.ty), "input")
+            self.var_tensor[p] = t
+            self.params.append((p.name, t))
+        body = func.body
+        for block in body.blocks:
+            for binding in block.bindings:
+                self.binding(binding)
+        result = body.body
+        outs = self._resolve_output(result)
+        self.results = outs
+
+    def _resolve_output(self, expr) -> list[Tensor]:
+        if isinstance(expr, relax.Tuple):
+            out: list[Tensor] = []
+            for f in expr.fields:
+                out += self._resolve_output(f)
+            return out
+        for k, v in self.var_tensor.items():
+            if k.same_as(expr):
+                return list(v) if isinstance(v, tuple) else [v]
+        return [self.tensor_of(expr)]
+
+    def binding(self, b) -> None:
+        for hook in self.offload:
+            handled = hook(self, b)
+            if handled is not None:
+                stmts, record = handled
+                self._emit_timed(stmts, record)
+                return
+        value = b.value
+        if isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.call_tir":
+            self._call_tir(b)
+        elif isinstance(value, relax.Tuple):
+            self.var_tensor[b.var] = tuple(self.tensor_of(f) for f in value.fields)
+        elif isinstance(value, relax.TupleGetItem):
+            tup = None
+            for k, v in self.var_tensor.items():
+                if k.same_as(value.tuple_value):
+                    tup = v
+            if not isinstance(tup, tuple):
+                raise CodegenError(f"TupleGetItem on a non-tuple {value.tuple_value}")
+            self.var_tensor[b.var] = tup[value.index]
+        elif isinstance(value, relax.Var) or type(value).__name__ in ("Var", "DataflowVar"):
+            self.var_tensor[b.var] = self.tensor_of(value)
+        elif hasattr(value, "value") and hasattr(value.value, "numpy"):
+            self.var_tensor[b.var] = self.add_weight(value.value.numpy(), b.var.name)
+        else:
+            callee = getattr(value, "op", None)
+            op = getattr(callee, "name", None) or getattr(callee, "name_hint", None) or type(value).__name__
+            raise CodegenError(
+                f"operator {op} (binding {b.var.name}) has no lowering to C: legalize the module "
+                f"(relax.transform.LegalizeOps), or, for a Gemmini composite, check that its offload "
+                f"rule accepts it"
+            )
+
+    def _call_tir(self, b) -> None:
+        call = b.value
+        gv, args = call.args[0], call.args[1]
+        prim_name = gv.name_hint
+        if prim_name not in self.functions:
+            try:
+                func = self.lowered[prim_name]
+            except (KeyError, tvm.TVMError):
+                raise CodegenError(f"call_tir target {prim_name} is not a PrimFunc in the module") from None
+            cname = self.fresh(f"k_{prim_name}")
+            printed = print_prim_func(cname, func)
+            self.functions[prim_name] = printed.source
+            self._prim_cnames = getattr(self, "_prim_cnames", {})
+            self._prim_cnames[prim_name] = cname
+        cname = self._prim_cnames[prim_name]
+        in_tensors = [self.tensor_of(a) for a in args.fields]
+        out_ty = b.var.ty
+        if type(out_ty).__name__ == "TupleType":
+            outs = tuple(
+                self.new_tensor(f"{b.var.name}_{i}", f.dtype, _shape_of(f), "temp")
+                for i, f in enumerate(out_ty.fields)
+            )
+            self.var_tensor[b.var] = outs
+            out_list = list(outs)
+        else:
+            out = self.new_tensor(b.var.name, out_ty.dtype, _shape_of(out_ty), "temp")
+            self.var_tensor[b.var] = out
+            out_list = [out]
+        argv = ", ".join(t.cname for t in [*in_tensors, *out_list])
+        self._emit_timed([f"{cname}({argv});"], OpRecord(name=f"{b.var.name}:{prim_name}", kind="cpu"))
+
+    def _emit_timed(self, stmts: list[str], record: OpRecord) -> None:
+        i = len(self.ops)
+        self.ops.append(record)
+        self.statements.append(f"  /* op {i}: {record.name} ({record.kind}) */")
+        self.statements.append("  t0 = l2g_rdcycle();")
+        self.statements += [f"  {s}" for s in stmts]
+        self.statements.append(f"  op_cycles[{i}] = (int64_t)(l2g_rdcycle() - t0);")
+
+    # ---- emission ------------------------------------------------------------------------------
+    def render(self, weights_symbol_prefix: str = "") -> tuple[str, str | None]:
+        lines = [
+            "/* Generated by l2g.codegen.gemmini. Do not edit. */",
+            "#include <math.h>",
+            "#include <stdbool.h>",
+            "#include <stdint.h>",
+            "#include <stdio.h>",
+            '#include "l2g_rt.h"',
+        ]
+        if any(r.kind == "gemmini" for r in self.ops):
+            lines.append('#include "l2g_gemmini_kernels.h"')
+        lines.append(PRELUDE)
+        for t in self.tensors.values():
+            ct = c_type(t.dtype)
+            if t.kind == "weight":
+                lines.append(f"extern const {ct} {t.cname}[{t.numel}];")
+            else:
+                lines.append(f"static {ct} {t.cname}[{t.numel}] __attribute__((aligned(64)));")
+        lines.append("")
+        lines += list(self.functions.values())
+        lines.append(f"static int64_t op_cycles[{max(len(self.ops), 1)}];")
+        lines.append("")
+        lines.append("int main(void) {")
+        lines.append("  uint64_t t0;")
+        for name, t in self.params:
+            shape = ", ".join(str(d) for d in t.shape) or "1"
+            lines.append(f"  {{ static const int64_t s[] = {{{shape}}}; "
+                         f'l2g_input_tensor("{name}", {DTYPE_CODES[t.dtype]}, {len(t.shape)}, s, {t.cname}); }}')
+        lines.append("  uint64_t start = l2g_rdcycle();")
+        lines += self.statements
+        lines.append("  uint64_t total = l2g_rdcycle() - start;")
+        for i, t in enumerate(self.results):
+            shape = ", ".join(str(d) for d in t.shape) or "1"
+            lines.append(f"  {{ static const int64_t s[] = {{{shape}}}; "
+                         f'l2g_output_tensor("output{i}", {DTYPE_CODES[t.dtype]}, {len(t.shape)}, s, {t.cname}); }}')
+        lines.append(f"  {{ static const int64_t s[] = {{{len(self.ops)}}}; "
+                     f'l2g_output_tensor("__op_cycles", L2G_INT64, 1, s, op_cycles); }}')
+        lines.append('  printf("l2g: %d ops, %lu cycles\\n", ' + f"{len(self.ops)}, (unsigned long)total);")
+        lines.append("  return 0;")
+        lines.append("}")
+        c_src = "\n".join(lines) + "\n"
+        asm = None
+        if self.weight_syms:
+            asm = ""  # filled by write() once the blob path is known
+        return c_src, asm
+
+
+def emit_program(
+    mod: tvm.IRModule, out_dir: Path, *, offload: Sequence[OffloadHook] = (), name: str = "model"
+) -> CProgram:
+    """Emit ``out_dir/<name>.c`` (+ ``<name>_weights.S`` and ``.bin``) for ``mod['main']``.
+
+    ``mod`` must be legalized (every operator a ``call_tir``) except for the bindings an
+    offload hook claims.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    builder = ProgramBuilder(mod, offload)
+    try:
+        builder.build()
+    except UnsupportedTIR as exc:
+        raise CodegenError(str(exc)) from exc
+    c_src, _ = builder.render()
+    c_path = out_dir / f"{name}.c"
+    c_path.write_text(c_src)
+    asm_path = weights_path = None
+    if builder.weight_syms:
+        weights_path = out_dir / f"{name}_weights.bin"
+        weights_path.write_bytes(bytes(builder.weights))
+        digest = hashlib.sha256(builder.weights).hexdigest()
+        asm = [f"/* weights blob sha256 {digest} (the digest keeps ELF caching exact) */",
+               '  .section .rodata.l2g_weights, "a"', "  .balign 64"]
+        for sym, off, nbytes in builder.weight_syms:
+            asm += [f"  .globl {sym}", "  .balign 64", f"{sym}:",
+                    f'  .incbin "{weights_path.resolve()}", {off}, {nbytes}']
+        asm_path = out_dir / f"{name}_weights.S"
+        asm_path.write_text("\n".join(asm) + "\n")
+    return CProgram(
+        c_path=c_path, asm_path=asm_path, weights_path=weights_path,
+        inputs=[(n, t.dtype, t.shape) for n, t in builder.params],
+        outputs=[(f"output{i}", t.dtype, t.shape) for i, t in enumerate(builder.results)],
+        ops=builder.ops,
+    )
+
+
+#: C flags that make the target's arithmetic match the TVM LLVM host build (see tir_to_c).
+CFLAGS = ("-fwrapv", "-ffp-contract=off")

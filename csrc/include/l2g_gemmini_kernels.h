@@ -1,0 +1,100 @@
+/* l2g's Gemmini kernels: tiled matmul (+bias, requantize, activation) and residual add,
+ * each driven by a tile plan that the compiler computed (l2g.passes.tile.MatmulPlan).
+ *
+ * Only instructions of real Gemmini's ISA are issued (through gemmini_isa.h), so the same
+ * code runs on the Spike extension and on Gemmini silicon built with the same parameters.
+ */
+#ifndef L2G_GEMMINI_KERNELS_H
+#define L2G_GEMMINI_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+
+#include "gemmini_isa.h"
+
+/* A tile plan: tile counts are in DIM x DIM tiles. */
+typedef struct {
+  size_t m, k, n;             /* logical sizes: C[m,n] = A[m,k] @ B[k,n] */
+  size_t tile_i, tile_j, tile_k;
+} l2g_matmul_plan_t;
+
+#define L2G_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+
+/* C = act(ACC_SCALE(A @ B + bias, scale)), int8 C (or raw int32 C when full_c).
+ * Row strides are in elements.  bias is one int32 row of n values broadcast to every row,
+ * or NULL.  Weight-stationary dataflow, one loop_ws per tile block, k innermost so partial
+ * sums stay in the accumulator. */
+static inline void l2g_matmul_ws(const l2g_matmul_plan_t *p, const elem_t *A, size_t stride_a,
+                                 const elem_t *B, size_t stride_b, const acc_t *bias, void *C,
+                                 size_t stride_c, float scale, int act, bool full_c) {
+  const size_t tm = L2G_CEIL_DIV(p->m, DIM), tk = L2G_CEIL_DIV(p->k, DIM), tn = L2G_CEIL_DIV(p->n, DIM);
+  const size_t pad_m = tm * DIM - p->m, pad_k = tk * DIM - p->k, pad_n = tn * DIM - p->n;
+  const size_t bi = L2G_CEIL_DIV(tm, p->tile_i), bj = L2G_CEIL_DIV(tn, p->tile_j), bk = L2G_CEIL_DIV(tk, p->tile_k);
+  const size_t c_size = full_c ? sizeof(acc_t) : sizeof(elem_t);
+
+  gemmini_extended3_config_ex(WEIGHT_STATIONARY, act & 3, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
+  gemmini_extended_config_st(stride_c * c_size, act & 3, scale);
+  gemmini_extended3_config_ld(stride_a * sizeof(elem_t), MVIN_SCALE_IDENTITY, false, 0);
+  gemmini_extended3_config_ld(stride_b * sizeof(elem_t), MVIN_SCALE_IDENTITY, false, 1);
+  gemmini_extended3_config_ld(0, MVIN_SCALE_IDENTITY, false, 2); /* repeating bias row */
+
+  for (size_t i0 = 0; i0 < bi; i0++) {
+    const bool last_i = i0 == bi - 1;
+    const size_t blk_i = last_i ? tm - i0 * p->tile_i : p->tile_i;
+    for (size_t j0 = 0; j0 < bj; j0++) {
+      const bool last_j = j0 == bj - 1;
+      const size_t blk_j = last_j ? tn - j0 * p->tile_j : p->tile_j;
+      for (size_t k0 = 0; k0 < bk; k0++) {
+        const bool last_k = k0 == bk - 1;
+        const size_t blk_k = last_k ? tk - k0 * p->tile_k : p->tile_k;
+        const elem_t *a = A + i0 * p->tile_i * DIM * stride_a + k0 * p->tile_k * DIM;
+        const elem_t *b = B + k0 * p->tile_k * DIM * stride_b + j0 * p->tile_j * DIM;
+        const acc_t *d = (k0 == 0 && bias) ? bias + j0 * p->tile_j * DIM : NULL;
+        void *c = last_k ? (char *)C + (i0 * p->tile_i * DIM * stride_c + j0 * p->tile_j * DIM) * c_size : NULL;
+        gemmini_loop_ws(blk_i, blk_j, blk_k, last_i ? pad_m : 0, last_j ? pad_n : 0, last_k ? pad_k : 0, a, b, d, c,
+                        stride_a, stride_b, 0, stride_c, false, false, full_c, false,
+                        /* ex_accumulate: onto the bias, or onto earlier k-blocks' partial sums */
+                        k0 > 0 || bias != NULL, act, 0, 0, false);
+      }
+    }
+  }
+  gemmini_fence();
+}
+
+/* C = act(ACC_SCALE(MVIN_SCALE(A, sa) + MVIN_SCALE(B, sb), scale)) for int8 rows x cols
+ * matrices with row stride cols: Gemmini's residual add (loop_ws with is_resadd, K = 0).
+ * tile_rows (a multiple of DIM) rows are processed per loop_ws so that a block of whole rows
+ * fits half the accumulator. */
+static inline void l2g_resadd_ws(size_t rows, size_t cols, size_t tile_rows, const elem_t *A, float sa,
+                                 const elem_t *B, float sb, elem_t *C, float scale, bool relu) {
+  const size_t tn = L2G_CEIL_DIV(cols, DIM), pad_n = tn * DIM - cols;
+  gemmini_extended_config_st(cols * sizeof(elem_t), relu ? 1 : 0, scale);
+  gemmini_extended3_config_ex(WEIGHT_STATIONARY, 0, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
+  gemmini_extended3_config_ld(cols * sizeof(elem_t), sa, true, 0);
+  gemmini_extended3_config_ld(cols * sizeof(elem_t), sb, true, 1);
+  for (size_t r0 = 0; r0 < rows; r0 += tile_rows) {
+    const size_t r = rows - r0 < tile_rows ? rows - r0 : tile_rows;
+    const size_t ti = L2G_CEIL_DIV(r, DIM);
+    gemmini_loop_ws(ti, tn, 0, ti * DIM - r, pad_n, 0, A + r0 * cols, B + r0 * cols, NULL, C + r0 * cols,
+                    cols, cols, 0, cols, false, false, false, false, false, relu ? 1 : 0, 0, 0, true);
+  }
+  gemmini_fence();
+}
+
+/* out[r, c] = sat8(RNE(fl32(acc[r, c]) * scale[c])): requantization with one scale per output
+ * column, which Gemmini's single acc_scale register cannot express.  Written as the host
+ * reference computes it (float32 multiply, nearbyint, clip, cast). */
+static inline void l2g_requant_cols(const acc_t *acc, elem_t *out, size_t rows, size_t cols, const float *scale) {
+  for (size_t r = 0; r < rows; r++) {
+    for (size_t c = 0; c < cols; c++) {
+      float f = nearbyintf((float)acc[r * cols + c] * scale[c]);
+      f = f < 127.0f ? f : 127.0f;
+      f = f > -128.0f ? f : -128.0f;
+      out[r * cols + c] = (elem_t)f;
+    }
+  }
+}
+
+#endif /* L2G_GEMMINI_KERNELS_H */

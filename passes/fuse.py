@@ -1,0 +1,100 @@
+"""Group integer operator chains into Gemmini composites.
+
+Entry point: :func:`fuse` (``mod -> mod``).  It runs Relax's ``FuseOpsByPattern`` with the
+patterns below; each match becomes a function carrying ``Composite = "l2g.gemmini.<kind>"``
+that the Gemmini code generator maps onto one kernel.  Everything that no pattern claims
+stays a plain Relax operator and runs on the CPU as C.
+
+Patterns, in priority order (the requantization chain is the one ``passes/quantize.py``
+emits, ``astype(clip(round(astype(acc, f32) * S), -128, 127), int8)``, which is exactly
+Gemmini's accumulator read-out ``ACC_SCALE``):
+
+``l2g.gemmini.matmul_requant``
+    ``int8 @ int8 -> int32`` (+ int32 bias constant) then requantize to int8: one tiled
+    ``loop_ws`` matmul whose mvout applies the scale.
+``l2g.gemmini.resadd``
+    ``requant?(a) + requant?(b)`` in int32, then requantize: Gemmini's residual add (mvin
+    scales for the optional input requantizations, ACC_SCALE for the output).
+``l2g.gemmini.matmul``
+    ``int8 @ int8 -> int32`` (+ int32 bias constant) with the raw int32 result kept (for
+    example Q·Kᵀ feeding softmax): a ``loop_ws`` matmul with full-width output.
+
+Normalization-unit composites (LayerNorm, softmax and GELU on the I-BERT unit) are not formed
+yet; those ops run on the CPU in integer arithmetic.
+"""
+
+from __future__ import annotations
+
+import tvm
+from tvm import relax
+from tvm.relax.dpl import is_const, is_op, wildcard
+
+COMPOSITE_PREFIX = "l2g.gemmini."
+
+
+def _requant(x):
+    f = is_op("relax.astype")(x)
+    m = is_op("relax.multiply")(f, is_const())
+    r = is_op("relax.round")(m)
+    c = is_op("relax.clip")(r, wildcard(), wildcard())
+    return is_op("relax.astype")(c)
+
+
+def _matmul_acc():
+    mm = is_op("relax.matmul")(wildcard(), wildcard())
+    return mm | is_op("relax.add")(mm, is_const())
+
+
+def _dtype(expr) -> str:
+    return str(getattr(expr.ty, "dtype", ""))
+
+
+def _is_int8_matmul(ctx: relax.transform.PatternCheckContext) -> bool:
+    calls = [e for e in ctx.matched_bindings.values() if isinstance(e, relax.Call)]
+    mms = [c for c in calls if getattr(c.op, "name", "") == "relax.matmul"]
+    if len(mms) != 1:
+        return False
+    a, b = mms[0].args
+    return _dtype(a) == "int8" and _dtype(b) == "int8" and _dtype(mms[0]) == "int32"
+
+
+def _requant_is_int8(ctx: relax.transform.PatternCheckContext) -> bool:
+    calls = [e for e in ctx.matched_bindings.values() if isinstance(e, relax.Call)]
+    casts = [c for c in calls if getattr(c.op, "name", "") == "relax.astype"]
+    return any(_dtype(c) == "int8" for c in casts)
+
+
+def _check_matmul_requant(ctx) -> bool:
+    return _is_int8_matmul(ctx) and _requant_is_int8(ctx)
+
+
+def _check_resadd(ctx) -> bool:
+    calls = [e for e in ctx.matched_bindings.values() if isinstance(e, relax.Call)]
+    adds = [c for c in calls if getattr(c.op, "name", "") == "relax.add"]
+    return len(adds) == 1 and _dtype(adds[0]) == "int32" and _requant_is_int8(ctx)
+
+
+def patterns() -> list[relax.transform.FusionPattern]:
+    a_in, b_in = wildcard(), wildcard()
+    a = is_op("relax.astype")(_requant(a_in) | a_in)
+    b = is_op("relax.astype")(_requant(b_in) | b_in)
+    resadd = _requant(is_op("relax.add")(a, b))
+    return [
+        relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul_requant", _requant(_matmul_acc()), {}, _check_matmul_requant),
+        relax.transform.FusionPattern(COMPOSITE_PREFIX + "resadd", resadd, {}, _check_resadd),
+        relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul", _matmul_acc(), {}, _is_int8_matmul),
+    ]
+
+
+def fuse(mod: tvm.IRModule) -> tvm.IRModule:
+    """Group Gemmini-mappable chains of ``mod`` into composite functions (constants bound inside)."""
+    return relax.transform.FuseOpsByPattern(patterns(), bind_constants=True, annotate_codegen=False)(mod)
+
+
+def composite_kind(func) -> str | None:
+    """``matmul_requant`` / ``resadd`` / ``matmul`` for a fused function, else None."""
+    attrs = getattr(func, "attrs", None)
+    if attrs is None or "Composite" not in attrs:
+        return None
+    name = str(attrs["Composite"])
+    return name[len(COMPOSITE_PREFIX):] if name.startswith(COMPOSITE_PREFIX) else None

@@ -1,0 +1,24 @@
+/* One planned matmul through l2g_matmul_ws: sizes and tiles come from -D defines (the
+ * host's MatmulPlan), data from the host's input tensors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "l2g_rt.h"
+#include "l2g_gemmini_kernels.h"
+
+static elem_t A[MAT_M * MAT_K], B[MAT_K * MAT_N], C[MAT_M * MAT_N];
+static acc_t bias[MAT_N];
+
+int main(void) {
+  int64_t sa[2] = {MAT_M, MAT_K}, sb[2] = {MAT_K, MAT_N}, sd[1] = {MAT_N}, sc[2] = {MAT_M, MAT_N};
+  l2g_input_tensor("A", L2G_INT8, 2, sa, A);
+  l2g_input_tensor("B", L2G_INT8, 2, sb, B);
+  l2g_input_tensor("bias", L2G_INT32, 1, sd, bias);
+  const l2g_matmul_plan_t plan = {MAT_M, MAT_K, MAT_N, TILE_I, TILE_J, TILE_K};
+  gemmini_flush(0);
+  uint64_t t0 = l2g_rdcycle();
+  l2g_matmul_ws(&plan, A, MAT_K, B, MAT_N, USE_BIAS ? bias : NULL, C, MAT_N, SCALE, ACT, false);
+  uint64_t t1 = l2g_rdcycle();
+  printf("cycles %lu\n", (unsigned long)(t1 - t0));
+  l2g_output_tensor("C", L2G_INT8, 2, sc, C);
+  return 0;
+}
