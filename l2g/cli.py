@@ -17,6 +17,9 @@ from l2g.errors import L2GError
 COMMAND_MODULES = [
     "l2g.doctor",
     "l2g.runtime.cli",
+    "l2g.augment.cli",
+    "l2g.frontend.cli",
+    "l2g.codegen.gemmini.cli",
 ]
 
 

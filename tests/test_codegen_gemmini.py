@@ -54,7 +54,7 @@ def _reference(mod, x):
 def compile_and_run(mod, cfg_name, tmp_path: Path, inputs):
     cfg = get_config(cfg_name)
     fused = fuse(mod)
-    prog = emit_program(relax.transform.LegalizeOps()(fused), tmp_path, offload=[gemmini_offload(cfg, fused)])
+    prog = emit_program(relax.transform.LegalizeOps()(fused), tmp_path, offload=[gemmini_offload(cfg, fused)], clock="gemmini")
     elf = build_elf(prog.sources, include_dirs=[prepare_config(cfg).include_dir], extra_cflags=CFLAGS)
     return fused, prog, run_elf(elf, config=prepare_config(cfg), inputs=inputs)
 
@@ -73,6 +73,14 @@ def test_fused_block_bit_exact_on_gemmini(tmp_path, cfg_name, per_channel):
         np.testing.assert_array_equal(res.outputs[f"output{i}"], ref, err_msg=f"output{i}")
     stats = res.gemmini_stats
     assert stats["macs"] >= sum(o.macs for o in gemmini_ops)
+    # per-op times come from the cycle model's clock: every op took time, a Gemmini matmul at
+    # least its MACs / DIM^2, and together they fit in the model's total
+    cycles = res.outputs["__op_cycles"]
+    assert (cycles > 0).all()
+    dim = get_config(cfg_name).dim
+    for rec, cyc in zip(prog.ops, cycles):
+        assert cyc * dim * dim >= rec.macs, rec
+    assert cycles.sum() <= stats["total_cycles"]
 
 
 def test_fusion_leaves_float_and_layout_ops_on_cpu():

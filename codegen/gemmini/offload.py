@@ -178,7 +178,6 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
             return None  # broadcasting batch dims: left to the CPU
         batch, m = b_batch, a_shape[-2]
     plan = plan_matmul(cfg, m, k, n, name=binding.var.name)
-    builder.plans = getattr(builder, "plans", [])
     builder.plans.append(plan)
 
     out_dtype = "int8" if chain.kind == "matmul_requant" else "int32"

@@ -15,6 +15,7 @@ build than C array initializers for megabytes of data.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from tvm import relax, tirx
 from l2g.codegen.gemmini.tir_to_c import PRELUDE, UnsupportedTIR, c_type, lower_prim_funcs, print_prim_func
 
 DTYPE_CODES = {"int8": "L2G_INT8", "uint8": "L2G_UINT8", "int16": "L2G_INT16", "int32": "L2G_INT32",
-               "int64": "L2G_INT64", "float32": "L2G_FLOAT32", "float64": "L2G_FLOAT64"}
+               "int64": "L2G_INT64", "float32": "L2G_FLOAT32", "float64": "L2G_FLOAT64",
+               "bool": "L2G_UINT8"}  # C bool is one byte
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class OpRecord:
     name: str
     kind: str  # "cpu" or "gemmini"
     macs: int = 0
+    output: str = ""  # C name of the tensor the op writes (its first output)
+    var: str = ""  # the Relax variable it binds (for comparing with the host reference)
 
 
 @dataclass
@@ -68,6 +72,7 @@ class CProgram:
     inputs: list[tuple[str, str, tuple[int, ...]]]  # (name, dtype, shape) in parameter order
     outputs: list[tuple[str, str, tuple[int, ...]]]
     ops: list[OpRecord] = field(default_factory=list)
+    plans: list = field(default_factory=list)  # MatmulPlans of the Gemmini matmuls, in op order
 
     @property
     def sources(self) -> list[Path]:
@@ -97,7 +102,10 @@ def _shape_of(ty) -> tuple[int, ...]:
 class ProgramBuilder:
     """Walks a legalized Relax main function and collects the C program's pieces."""
 
-    def __init__(self, mod: tvm.IRModule, offload: Sequence[OffloadHook] = ()):
+    def __init__(self, mod: tvm.IRModule, offload: Sequence[OffloadHook] = (), clock: str = "rdcycle"):
+        if clock not in ("rdcycle", "gemmini"):
+            raise ValueError(f"clock must be 'rdcycle' or 'gemmini', got {clock!r}")
+        self.clock = clock
         self.mod = mod
         self.offload = list(offload)
         self.tensors: dict[str, Tensor] = {}  # by C name
@@ -107,6 +115,7 @@ class ProgramBuilder:
         self.weights = bytearray()
         self.weight_syms: list[tuple[str, int, int]] = []  # (symbol, offset, nbytes)
         self.ops: list[OpRecord] = []
+        self.plans: list = []
         self.used_names: set[str] = set()
         self.lowered = lower_prim_funcs(mod)
 
@@ -180,6 +189,10 @@ class ProgramBuilder:
             handled = hook(self, b)
             if handled is not None:
                 stmts, record = handled
+                out = self.var_tensor[b.var]
+                record = dataclasses.replace(
+                    record, output=(out[0] if isinstance(out, tuple) else out).cname, var=b.var.name
+                )
                 self._emit_timed(stmts, record)
                 return
         value = b.value
@@ -237,15 +250,24 @@ class ProgramBuilder:
             self.var_tensor[b.var] = out
             out_list = [out]
         argv = ", ".join(t.cname for t in [*in_tensors, *out_list])
-        self._emit_timed([f"{cname}({argv});"], OpRecord(name=f"{b.var.name}:{prim_name}", kind="cpu"))
+        record = OpRecord(name=f"{b.var.name}:{prim_name}", kind="cpu", output=out_list[0].cname, var=b.var.name)
+        self._emit_timed([f"{cname}({argv});"], record)
 
     def _emit_timed(self, stmts: list[str], record: OpRecord) -> None:
         i = len(self.ops)
         self.ops.append(record)
         self.statements.append(f"  /* op {i}: {record.name} ({record.kind}) */")
-        self.statements.append("  t0 = l2g_rdcycle();")
+        self.statements.append("  t0 = L2G_CLOCK();")
         self.statements += [f"  {s}" for s in stmts]
-        self.statements.append(f"  op_cycles[{i}] = (int64_t)(l2g_rdcycle() - t0);")
+        self.statements.append(f"  op_cycles[{i}] = (int64_t)L2G_ELAPSED(t0);")
+        if record.output:
+            # `l2g run --check` rebuilds with L2G_DUMP_ALL to find the first op that differs
+            t = self.tensors[record.output]
+            shape = ", ".join(str(d) for d in t.shape) or "1"
+            self.statements.append(
+                f"#ifdef L2G_DUMP_ALL\n  {{ static const int64_t s[] = {{{shape}}}; "
+                f'l2g_output_tensor("op{i}", {DTYPE_CODES[t.dtype]}, {len(t.shape)}, s, {t.cname}); }}\n#endif'
+            )
 
     # ---- emission ------------------------------------------------------------------------------
     def render(self, weights_symbol_prefix: str = "") -> tuple[str, str | None]:
@@ -257,8 +279,16 @@ class ProgramBuilder:
             "#include <stdio.h>",
             '#include "l2g_rt.h"',
         ]
-        if any(r.kind == "gemmini" for r in self.ops):
+        if self.clock == "gemmini" or any(r.kind == "gemmini" for r in self.ops):
             lines.append('#include "l2g_gemmini_kernels.h"')
+        if self.clock == "gemmini":
+            # The cycle model's clock (CPU cycles including every wait on Gemmini), read
+            # through a performance counter; reading it also waits for Gemmini to finish,
+            # so each op's time includes its accelerator work.  32-bit, hence the wrap.
+            lines += ["#define L2G_CLOCK() ((uint64_t)counter_read(7))",
+                      "#define L2G_ELAPSED(t0) ((uint32_t)((uint32_t)counter_read(7) - (uint32_t)(t0)))"]
+        else:
+            lines += ["#define L2G_CLOCK() l2g_rdcycle()", "#define L2G_ELAPSED(t0) (l2g_rdcycle() - (t0))"]
         lines.append(PRELUDE)
         for t in self.tensors.values():
             ct = c_type(t.dtype)
@@ -276,15 +306,19 @@ class ProgramBuilder:
             shape = ", ".join(str(d) for d in t.shape) or "1"
             lines.append(f"  {{ static const int64_t s[] = {{{shape}}}; "
                          f'l2g_input_tensor("{name}", {DTYPE_CODES[t.dtype]}, {len(t.shape)}, s, {t.cname}); }}')
-        lines.append("  uint64_t start = l2g_rdcycle();")
+        if self.clock == "gemmini":
+            lines += ["  gemmini_flush(0);", "  l2g_counter_configure_cycles(7);"]
+        lines.append("  uint64_t start = L2G_CLOCK();")
         lines += self.statements
-        lines.append("  uint64_t total = l2g_rdcycle() - start;")
+        lines.append("  uint64_t total = L2G_ELAPSED(start);")
         for i, t in enumerate(self.results):
             shape = ", ".join(str(d) for d in t.shape) or "1"
             lines.append(f"  {{ static const int64_t s[] = {{{shape}}}; "
                          f'l2g_output_tensor("output{i}", {DTYPE_CODES[t.dtype]}, {len(t.shape)}, s, {t.cname}); }}')
         lines.append(f"  {{ static const int64_t s[] = {{{len(self.ops)}}}; "
                      f'l2g_output_tensor("__op_cycles", L2G_INT64, 1, s, op_cycles); }}')
+        lines.append('  { static const int64_t s[] = {1}; int64_t t = (int64_t)total; '
+                     'l2g_output_tensor("__total_cycles", L2G_INT64, 1, s, &t); }')
         lines.append('  printf("l2g: %d ops, %lu cycles\\n", ' + f"{len(self.ops)}, (unsigned long)total);")
         lines.append("  return 0;")
         lines.append("}")
@@ -296,16 +330,18 @@ class ProgramBuilder:
 
 
 def emit_program(
-    mod: tvm.IRModule, out_dir: Path, *, offload: Sequence[OffloadHook] = (), name: str = "model"
+    mod: tvm.IRModule, out_dir: Path, *, offload: Sequence[OffloadHook] = (), name: str = "model",
+    clock: str = "rdcycle",
 ) -> CProgram:
     """Emit ``out_dir/<name>.c`` (+ ``<name>_weights.S`` and ``.bin``) for ``mod['main']``.
 
     ``mod`` must be legalized (every operator a ``call_tir``) except for the bindings an
-    offload hook claims.
+    offload hook claims.  ``clock`` times the ops with ``rdcycle`` (plain Spike) or with the
+    Gemmini cycle model's clock (``"gemmini"``; needs the extension).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    builder = ProgramBuilder(mod, offload)
+    builder = ProgramBuilder(mod, offload, clock)
     try:
         builder.build()
     except UnsupportedTIR as exc:
@@ -330,6 +366,7 @@ def emit_program(
         inputs=[(n, t.dtype, t.shape) for n, t in builder.params],
         outputs=[(f"output{i}", t.dtype, t.shape) for i, t in enumerate(builder.results)],
         ops=builder.ops,
+        plans=builder.plans,
     )
 
 

@@ -87,6 +87,10 @@ static inline int64_t l2g_floordiv_i64(int64_t a, int64_t b) { int64_t q = a / b
 static inline int64_t l2g_floormod_i64(int64_t a, int64_t b) { int64_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 static inline int32_t l2g_floordiv_i32(int32_t a, int32_t b) { int32_t q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q; }
 static inline int32_t l2g_floormod_i32(int32_t a, int32_t b) { int32_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+static inline int32_t l2g_bits_f32(float x) { int32_t r; __builtin_memcpy(&r, &x, 4); return r; }
+static inline float l2g_f32_bits(int32_t x) { float r; __builtin_memcpy(&r, &x, 4); return r; }
+static inline int64_t l2g_bits_f64(double x) { int64_t r; __builtin_memcpy(&r, &x, 8); return r; }
+static inline double l2g_f64_bits(int64_t x) { double r; __builtin_memcpy(&r, &x, 8); return r; }
 #define L2G_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define L2G_MAX(a, b) ((a) > (b) ? (a) : (b))
 """
@@ -360,6 +364,14 @@ class _Printer:
             return f"({args[0]} ? {args[1]} : {args[2]})"
         if name == "tirx.likely":
             return args[0]
+        if name == "tirx.reinterpret":
+            src = dtype_of(e.args[0])
+            fn = {("float32", "int32"): "l2g_bits_f32", ("float32", "uint32"): "(uint32_t)l2g_bits_f32",
+                  ("int32", "float32"): "l2g_f32_bits", ("uint32", "float32"): "l2g_f32_bits",
+                  ("float64", "int64"): "l2g_bits_f64", ("int64", "float64"): "l2g_f64_bits"}.get((src, dtype))
+            if fn is None:
+                raise UnsupportedTIR(f"{self.func_name}: reinterpret {src} -> {dtype}")
+            return f"{fn}({args[0]})"
         if name == "tirx.isnan":
             return f"isnan({args[0]})"
         if name == "tirx.rsqrt":

@@ -1,0 +1,276 @@
+"""The compile driver: model -> integer Relax -> Gemmini composites -> C -> ELF.
+
+:func:`compile_module` takes an already quantized Relax module (``int8`` or
+``integer_only`` pipeline output), fuses Gemmini composites, emits the C program and builds
+the ELF.  :func:`compile_model` runs the whole front half first (export, import, calibrate,
+quantize, integer-only).  Both write an output directory that ``l2g run`` consumes:
+
+=====================  ==============================================================
+``model.c``            the generated program (kernels, CPU operators, ``main``)
+``model_weights.*``    the weights blob and the assembler file that links it
+``model.elf``          the cross-compiled program
+``reference.so``       the host reference: the integer module built with TVM's LLVM target
+``reference_ops.so``   the same, legalized, returning every op's result (localizes mismatches)
+``manifest.json``      what ``l2g run`` needs: config, mode, inputs, outputs, op list, plans
+``plan.txt``           the human-readable tile plans
+``ir/``                the IR after every pass (``--dump-ir``)
+=====================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import tvm
+from tvm import relax
+
+from l2g.codegen.gemmini.offload import gemmini_offload
+from l2g.codegen.gemmini.program import CFLAGS, CodegenError, emit_program
+from l2g.errors import L2GError
+from l2g.hwconfig import GemminiConfig, get_config
+from l2g.passes.fuse import fuse
+
+MODES = ("integer", "baseline")
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    kind: str  # "cpu" | "gemmini"
+    macs: int
+    output: str = ""  # C tensor the op writes
+    var: str = ""  # Relax variable it binds in legalized.json
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Manifest:
+    """Everything ``l2g run`` needs to know about a compiled model (manifest.json)."""
+
+    config: str
+    mode: str
+    dim: int
+    elf: str
+    reference: str
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    ops: list[OpInfo]
+    plans: list[dict] = field(default_factory=list)
+    model_dir: str | None = None  # Hugging Face dir, for tokenizing --text
+    seq_len: int | None = None
+    input_names: list[str] = field(default_factory=list)  # graph inputs, in tokenizer terms
+    compile_seconds: dict[str, float] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Manifest":
+        try:
+            raw = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise L2GError(f"{path} not found: is this an `l2g compile` output directory?") from None
+        raw["inputs"] = [TensorInfo(t["name"], t["dtype"], tuple(t["shape"])) for t in raw["inputs"]]
+        raw["outputs"] = [TensorInfo(t["name"], t["dtype"], tuple(t["shape"])) for t in raw["outputs"]]
+        raw["ops"] = [OpInfo(**o) for o in raw["ops"]]
+        return cls(**raw)
+
+
+def prepare_for_gemmini(mod: tvm.IRModule, mode: str) -> tvm.IRModule:
+    """The module both the target and the host reference compute: in baseline mode the float
+    nonlinear ops use TVM's arithmetic-only exp/erf/tanh, so no libm differs between them."""
+    if mode not in MODES:
+        raise L2GError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode == "baseline":
+        mod = relax.transform.FastMathTransform()(mod)
+    return mod
+
+
+def compile_module(
+    mod: tvm.IRModule,
+    out_dir: Path,
+    *,
+    config: str | GemminiConfig = "default",
+    mode: str = "integer",
+    gemmini: bool = True,
+    dump_ir_dir: Path | None = None,
+    manifest_extra: dict | None = None,
+    debug_reference: bool = True,
+) -> Manifest:
+    """Compile a quantized Relax module for Spike + Gemmini into ``out_dir``."""
+    from l2g.runtime import build_elf, prepare_config
+
+    cfg = get_config(config) if isinstance(config, str) else config
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    secs: dict[str, float] = {}
+
+    ref_mod = prepare_for_gemmini(mod, mode)
+    t0 = time.perf_counter()
+    _export_host_library(ref_mod, out_dir / "reference.so")
+    secs["host-reference"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    fused = fuse(ref_mod) if gemmini else ref_mod
+    legal = relax.transform.LegalizeOps()(fused)
+    secs["fuse+legalize"] = time.perf_counter() - t0
+    if dump_ir_dir is not None:
+        d = Path(dump_ir_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "90_fuse.py").write_text(fused.script())
+        (d / "91_legalize.py").write_text(legal.script())
+    if debug_reference:
+        # the op-by-op host reference that `l2g run --check` uses to localize a mismatch
+        from l2g.runtime.compiled import op_by_op_module
+
+        t0 = time.perf_counter()
+        _export_host_library(op_by_op_module(legal), out_dir / "reference_ops.so")
+        secs["host-reference-ops"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    offload = [gemmini_offload(cfg, fused)] if gemmini else []
+    try:
+        prog = emit_program(legal, out_dir, offload=offload, name="model", clock="gemmini")
+    except CodegenError as exc:
+        raise L2GError(f"code generation failed: {exc}") from exc
+    secs["codegen"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    artifacts = prepare_config(cfg)
+    elf = build_elf(prog.sources, include_dirs=[artifacts.include_dir], extra_cflags=CFLAGS)
+    shutil.copyfile(elf, out_dir / "model.elf")
+    secs["cross-compile"] = time.perf_counter() - t0
+
+    plans = prog.plans
+    (out_dir / "plan.txt").write_text("\n\n".join(p.describe() for p in plans) + ("\n" if plans else ""))
+    manifest = Manifest(
+        config=cfg.name, mode=mode, dim=cfg.dim, elf="model.elf", reference="reference.so",
+        inputs=[TensorInfo(n, d, tuple(s)) for n, d, s in prog.inputs],
+        outputs=[TensorInfo(n, d, tuple(s)) for n, d, s in prog.outputs],
+        ops=[OpInfo(o.name, o.kind, o.macs, o.output, o.var) for o in prog.ops],
+        plans=[_plan_dict(p) for p in plans],
+        compile_seconds=secs,
+        **(manifest_extra or {}),
+    )
+    manifest.save(out_dir / "manifest.json")
+    return manifest
+
+
+def _export_host_library(mod: tvm.IRModule, path: Path) -> None:
+    """Build ``mod`` for the LLVM host and save it as a shared library.
+
+    (TVM 0.27's JSON serializer crashes on Relax modules, so the reference travels as the
+    compiled library that TVM's own deployment path loads.)"""
+    ex = relax.build(mod, tvm.target.Target({"kind": "llvm"}))
+    ex.export_library(str(path))
+
+
+def _plan_dict(plan) -> dict:
+    d = asdict(plan)
+    d.update(blocks=list(plan.blocks), loop_ws_calls=plan.loop_ws_calls, macs=plan.macs,
+             padded_macs=plan.padded_macs, dram_bytes=plan.dram_bytes)
+    return d
+
+
+def compile_model(
+    model: str | Path,
+    out_dir: Path,
+    *,
+    config: str = "default",
+    mode: str = "integer",
+    seq_len: int = 128,
+    calib_texts: Sequence[str] = (),
+    dump_ir: bool = False,
+) -> Manifest:
+    """Compile a Hugging Face model dir or an ONNX file end to end."""
+    from l2g.frontend.load import load_onnx
+    from l2g.passes.pipeline import CompileContext, Pipeline
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump = out_dir / "ir" if dump_ir else None
+    model = Path(model)
+    secs: dict[str, float] = {}
+    extra: dict = {"seq_len": seq_len}
+    t0 = time.perf_counter()
+    if model.is_dir():
+        from l2g.frontend.export import export_model, load_hf_model
+        from l2g.frontend.tokenize import load_tokenizer, tokenize
+
+        hf, _kind = load_hf_model(model)
+        exported = export_model(hf, out_dir / "model.onnx", seq_len=seq_len)
+        onnx_path = Path(exported.onnx_path)
+        input_names = list(exported.input_names)
+        tok = load_tokenizer(model)
+        texts = list(calib_texts) or DEFAULT_CALIBRATION_TEXTS
+        batch = tokenize(tok, texts, seq_len, "token_type_ids" in input_names)
+        samples = [batch.rows(i, i + 1).as_inputs(input_names) for i in range(len(texts))]
+        extra.update(model_dir=str(model.resolve()), input_names=input_names)
+    elif model.suffix == ".onnx" and model.is_file():
+        onnx_path = model
+        samples = []
+        extra.update(input_names=[])
+    else:
+        raise L2GError(f"{model}: expected a Hugging Face model directory or an .onnx file")
+    secs["export"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    mod = load_onnx(str(onnx_path))
+    secs["import"] = time.perf_counter() - t0
+    if not samples:
+        samples = _random_samples(mod)
+    ctx = CompileContext(calib_inputs=samples, ranges_path=out_dir / "ranges.json",
+                         per_channel_weights=False)
+    preset = "integer_only" if mode == "integer" else "int8"
+    t0 = time.perf_counter()
+    qmod = Pipeline.preset(preset, dump).run(mod, ctx)
+    secs["passes"] = time.perf_counter() - t0
+    manifest = compile_module(qmod, out_dir, config=config, mode=mode, dump_ir_dir=dump, manifest_extra=extra)
+    manifest.compile_seconds = {**secs, **manifest.compile_seconds}
+    manifest.save(out_dir / "manifest.json")
+    return manifest
+
+
+#: Calibration sentences when the caller gives none (short, varied English).
+DEFAULT_CALIBRATION_TEXTS = [
+    "the movie was a delight from start to finish",
+    "a tedious, overlong mess with nothing to say",
+    "what is the capital city of australia ?",
+    "book a table for two at an italian restaurant tonight",
+    "play the latest album by my favourite band",
+    "the court held that the contract was void for lack of consideration",
+    "how many minutes are in a week ?",
+    "it rains in the north while the south stays sunny and warm",
+]
+
+
+def _random_samples(mod: tvm.IRModule, n: int = 4) -> list[dict]:
+    """Calibration inputs for a bare ONNX file: token ids 1..999 and an all-ones mask."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n):
+        sample = {}
+        for p in mod["main"].params:
+            shape = tuple(int(d.value) for d in p.ty.shape)
+            dtype = str(p.ty.dtype)
+            if "mask" in p.name:
+                sample[p.name] = np.ones(shape, dtype)
+            elif dtype.startswith("int"):
+                sample[p.name] = rng.integers(1, 1000, shape).astype(dtype)
+            else:
+                sample[p.name] = rng.standard_normal(shape).astype(dtype)
+        out.append(sample)
+    return out
