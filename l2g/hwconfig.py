@@ -20,14 +20,37 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class TimingParams:
-    """Parameters of the analytical cycle model (not RTL).  Units are in each name."""
+    """Parameters of the Spike extension's analytical cycle model (not RTL).
 
-    #: CPU cycles per retired non-Gemmini instruction (in-order Rocket-class core).
+    Units are in each name.  The C++ side (csrc/gemmini/config.h) mirrors these names and
+    defaults; docs/gemmini-extension.md says what each one models and how to calibrate it.
+    """
+
+    #: CPU cycles per retired non-Gemmini instruction (in-order Rocket-class core running
+    #: mostly loop/address code; 1.0 treats it as a perfectly pipelined single-issue core).
     cpu_cpi: float = 1.0
-    #: DMA payload bytes moved per cycle (a 128-bit system bus).
+    #: DMA payload bytes moved per cycle per direction: a 128-bit TileLink system bus.
     dma_bytes_per_cycle: int = 16
-    #: Cycles from a DMA request to its first beat (DRAM + interconnect round trip).
+    #: Cycles from a DMA request to its first data beat: L2/DRAM round trip on a Rocket SoC
+    #: (the DMA keeps many requests in flight, so this is paid once per command, not per row).
     dma_latency_cycles: int = 80
+    #: Cycles for one command to enter Gemmini's reservation station (RoCC command handoff;
+    #: also the loop unroller's issue rate of one primitive command per cycle).
+    cmd_issue_cycles: int = 1
+    #: Reservation-station entries for load commands (Gemmini default config: 8).
+    rs_entries_ld: int = 8
+    #: Reservation-station entries for execute commands (Gemmini default config: 16).
+    rs_entries_ex: int = 16
+    #: Reservation-station entries for store commands (Gemmini default config: 4).
+    rs_entries_st: int = 4
+    #: Execute pipeline cycles beyond the 2*DIM systolic fill/drain skew: operand read,
+    #: transposer/PE input registers and the accumulator write port.
+    mesh_latency_cycles: int = 4
+    #: Accumulator read + float32 scale + saturate pipeline depth on the mvout path.
+    acc_read_latency_cycles: int = 6
+    #: Normalization-unit cycles for the divide / square root that ends a MEAN, INV_STDDEV
+    #: or INV_SUM_EXP statistics pass (iterative dividers in Normalizer.scala).
+    norm_latency_cycles: int = 20
 
 
 @dataclass(frozen=True)
@@ -60,8 +83,9 @@ class GemminiConfig:
         return self.acc_rows * self.dim * 4  # int32 elements
 
     def validate(self) -> None:
-        if self.dim not in (4, 8, 16, 32, 64):
-            raise ValueError(f"config {self.name!r}: dim must be a power of two in 4..64, got {self.dim}")
+        if self.dim not in (8, 16, 32):
+            # the extension's systolic-array kernels are built for these widths
+            raise ValueError(f"config {self.name!r}: dim must be 8, 16 or 32, got {self.dim}")
         for name in ("sp_banks", "sp_bank_rows", "acc_banks", "acc_rows"):
             v = getattr(self, name)
             if v <= 0 or v & (v - 1):

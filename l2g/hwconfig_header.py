@@ -32,8 +32,10 @@ def render_params_header(cfg: "GemminiConfig") -> str:
         f"#define ACC_ROWS {cfg.acc_rows}",
         f"#define ACC_BANKS {cfg.acc_banks}",
         f"#define MAX_BYTES {max_bytes}",
-        f"#define MAX_BLOCK_LEN ({max_bytes}/(DIM*1))",
-        f"#define MAX_BLOCK_LEN_ACC ({max_bytes}/(DIM*4))",
+        # never below one tile: with DIM = 32 an acc row (128 B) exceeds MAX_BYTES, and
+        # Gemmini's generator clamps the block length to 1 as the extension does
+        f"#define MAX_BLOCK_LEN {max(1, max_bytes // dim)}",
+        f"#define MAX_BLOCK_LEN_ACC {max(1, max_bytes // (dim * 4))}",
         "",
         "typedef int8_t elem_t;",
         "static const elem_t elem_t_max = 127;",
