@@ -52,3 +52,29 @@ def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act):
     np.testing.assert_array_equal(res.outputs["C"], acc_scale(acc, scale))
     stats = res.gemmini_stats
     assert stats is not None and stats["macs"] >= m * k * n
+
+
+@pytest.mark.parametrize("rows,cols", [(5, 16), (37, 40), (16, 128)])
+def test_normalization_unit_kernels_match_ibert_definitions(rows, cols):
+    """Softmax / LayerNorm / i-GELU on the unit == the compiler's single I-BERT definition."""
+    from l2g.passes import ibert
+
+    rng = np.random.default_rng(rows * cols)
+    x = rng.integers(-3000, 3000, (rows, cols), dtype=np.int32)
+    x[0, : cols // 2] = -(2**24)  # masked positions, as the attention mask produces
+    smc = ibert.softmax_consts(0.004)
+    gec = ibert.gelu_consts(0.002)
+    tiles = -(-cols // 16)
+    ln_scale = rng.uniform(2.0, 40.0, tiles).astype(np.float32)
+    ge_scale = np.float32(1 / 2000)
+    x = ibert.softmax_clamp(x, smc)  # the compiler clamps before the unit, so shifts stay < 32
+    res = sim_c(
+        [PROGRAMS / "norm_unit.c"], config="ibert",
+        defines=dict(ROWS=rows, COLS=cols, SM_QB=smc.qb, SM_QC=smc.qc, SM_QLN2=smc.qln2,
+                     SM_QLN2_INV=smc.qln2_inv, GE_QB=gec.qb, GE_QC=gec.qc, GE_SCALE=f"{float(ge_scale)!r}f"),
+        inputs={"x": x, "ln_scale": ln_scale},
+    )
+    np.testing.assert_array_equal(res.outputs["softmax"], ibert.softmax_unit(x, smc))
+    col_scale = np.repeat(ln_scale, 16)[:cols]
+    np.testing.assert_array_equal(res.outputs["layernorm"], ibert.layernorm_unit(x, col_scale))
+    np.testing.assert_array_equal(res.outputs["igelu"], ibert.igelu_unit(x, gec, ge_scale))

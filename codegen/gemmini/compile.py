@@ -93,8 +93,29 @@ def prepare_for_gemmini(mod: tvm.IRModule, mode: str) -> tvm.IRModule:
     if mode not in MODES:
         raise L2GError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "baseline":
-        mod = relax.transform.FastMathTransform()(mod)
+        mod = relax.transform.FastMathTransform()(_decompose_gelu(mod))
     return mod
+
+
+def _decompose_gelu(mod: tvm.IRModule) -> tvm.IRModule:
+    """``gelu(x)`` as ``x * 0.5 * (1 + erf(x / sqrt 2))`` with a Relax ``erf`` op, so that the
+    fast-math rewrite reaches it (legalized ``gelu`` would call libm's erf in TIR)."""
+    from tvm.relax.dpl import is_op, rewrite_call, wildcard
+
+    x = wildcard()
+    pattern = is_op("relax.nn.gelu")(x)
+
+    def rewrite(_expr, matches):
+        v = matches[x]
+        dt = v.ty.dtype
+        half = relax.const(0.5, dt)
+        erf = relax.op.erf(relax.op.multiply(v, relax.const(0.7071067811865476, dt)))
+        return relax.op.multiply(relax.op.multiply(v, half), relax.op.add(relax.const(1.0, dt), erf))
+
+    out = {}
+    for gv, func in mod.functions.items():
+        out[gv] = rewrite_call(pattern, rewrite, func) if isinstance(func, relax.Function) else func
+    return tvm.IRModule(out, attrs=mod.attrs)
 
 
 def compile_module(

@@ -41,7 +41,7 @@ struct NormStat {
   int32_t running_max = INT32_MIN;
   int32_t max = INT32_MIN;
   int32_t mean = 0;
-  int32_t stddev = 1;  // integer sqrt(var), kept to round LAYERNORM like the CPU gold
+  int32_t stddev = 1;  // integer sqrt(var)
   float inv_stddev = 0.0f;
   float inv_sum_exp = 0.0f;
 };

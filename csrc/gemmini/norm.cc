@@ -101,14 +101,13 @@ void Gemmini::acc_readout(const int32_t* x, uint32_t n, int8_t* out) {
       for (uint32_t i = 0; i < n; ++i) out[i] = acc_scale(x[i] > 0 ? x[i] : 0, S);
       break;
     case ACT_LAYERNORM: {
-      // The spec's recommendation (§3.6): y = RNE((double)(x − mean) / stddev), then scale;
-      // this matches the CPU gold exactly (libgemmini truncates instead).
+      // RTL form (§3.6): ACC_SCALE(x - mean, inv_stddev * S), the product formed once in
+      // float32.  The spec's CPU-gold alternative rounds (x - mean) / sd to an integer first,
+      // which leaves a normalized row only ~3 bits; the compiler's I-BERT LayerNorm
+      // (l2g.passes.ibert.layernorm_readout) relies on the RTL form, as silicon computes it.
       const NormStat& s = stat[stat_id];
-      for (uint32_t i = 0; i < n; ++i) {
-        double y = std::nearbyint(static_cast<double>(int64_t(x[i]) - s.mean) / s.stddev);
-        y = std::min(2147483647.0, std::max(-2147483648.0, y));
-        out[i] = acc_scale(static_cast<int32_t>(y), S);
-      }
+      const float scale = s.inv_stddev * S;
+      for (uint32_t i = 0; i < n; ++i) out[i] = acc_scale(wadd(x[i], wmul(s.mean, -1)), scale);
       break;
     }
     case ACT_IGELU:

@@ -97,4 +97,94 @@ static inline void l2g_requant_cols(const acc_t *acc, elem_t *out, size_t rows, 
   }
 }
 
+#ifdef HAS_NORMALIZATIONS
+/* ---- the I-BERT normalization unit (gemmini-isa.md §4) -------------------------------------
+ * Inputs are int32 rows x cols matrices in DRAM (row stride cols).  A block of up to DIM rows
+ * is moved into the accumulator with column tile j at accumulator rows j*DIM .. j*DIM+DIM-1;
+ * the unit then reads it back through mvouts whose norm_cmd field drives the statistics
+ * (§4.3), in the pass order of §4.5, and the RESET pass writes the int8 result. */
+
+#define L2G_ACC_ADDR(row) (0x80000000u | (uint32_t)(row))
+
+static inline void l2g__norm_load_block(const acc_t *x, size_t r0, size_t rows, size_t cols) {
+  for (size_t c0 = 0; c0 < cols; c0 += DIM) {
+    const size_t w = cols - c0 < DIM ? cols - c0 : DIM;
+    gemmini_extended_mvin(x + r0 * cols + c0, L2G_ACC_ADDR(c0), w, rows);
+  }
+}
+
+/* Three passes per row (statistics, statistics, RESET read-out), NORM_STAT_IDS rows at a time.
+ * pass_other/pass_last: the norm_cmd of a pass for non-final / final column tiles.
+ * col_scale (LayerNorm): one read-out scale per DIM-column tile, set before each RESET mvout. */
+static inline void l2g__norm_passes(elem_t *out, size_t r0, size_t rows, size_t cols, const int pass_other[3],
+                                    const int pass_last[3], const float *col_scale, int act) {
+  for (size_t row0 = 0; row0 < rows; row0 += NORM_STAT_IDS) {
+    const size_t n = rows - row0 < NORM_STAT_IDS ? rows - row0 : NORM_STAT_IDS;
+    for (int pass = 0; pass < 3; pass++) {
+      for (size_t s = 0; s < n; s++) {
+        gemmini_config_norm(0, 0, 1, 0, s, 0, 0); /* select the statistics slot only */
+        const size_t r = row0 + s;
+        for (size_t c0 = 0; c0 < cols; c0 += DIM) {
+          const size_t w = cols - c0 < DIM ? cols - c0 : DIM;
+          const int code = (c0 + DIM >= cols) ? pass_last[pass] : pass_other[pass];
+          if (pass == 2 && col_scale) gemmini_extended_config_st(cols * sizeof(elem_t), act, col_scale[c0 / DIM]);
+          gemmini_extended_mvout(out + (r0 + r) * cols + c0, L2G_ACC_ADDR(c0 + r) | ((uint32_t)code << 26), w, 1);
+        }
+      }
+    }
+  }
+}
+
+static inline void l2g__norm_config_load(size_t cols) {
+  gemmini_extended3_config_ex(WEIGHT_STATIONARY, 0, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
+  gemmini_extended3_config_ld(cols * sizeof(acc_t), MVIN_SCALE_IDENTITY, false, 0);
+}
+
+/* out = the unit's SOFTMAX read-out of each row of x: ACC_SCALE(iexp(x - max), inv_sum_exp * scale). */
+static inline void l2g_softmax_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
+                                    int32_t qln2, int32_t qln2_inv, float scale) {
+  static const int other[3] = {5, 6, 0}, last[3] = {5, 7, 0}; /* MAX; SUM_EXP / INV_SUM_EXP; RESET */
+  l2g__norm_config_load(cols);
+  gemmini_extended_config_st(cols * sizeof(elem_t), NO_ACTIVATION, scale);
+  gemmini_config_norm(qln2, 0, 0, 1, 0, qb, qc); /* act_msb = 1 selects SOFTMAX */
+  gemmini_config_norm(qln2_inv, 1, 0, 1, 0, qb, qc);
+  for (size_t r0 = 0; r0 < rows; r0 += DIM) {
+    const size_t n = rows - r0 < DIM ? rows - r0 : DIM;
+    l2g__norm_load_block(x, r0, n, cols);
+    l2g__norm_passes(out, r0, n, cols, other, last, NULL, NO_ACTIVATION);
+  }
+  gemmini_fence();
+}
+
+/* out = the unit's LAYERNORM read-out of each row: (x - mean) * inv_stddev, scaled per column tile. */
+static inline void l2g_layernorm_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, const float *col_scale) {
+  static const int other[3] = {1, 3, 0}, last[3] = {2, 4, 0}; /* SUM / MEAN; VARIANCE / INV_STDDEV; RESET */
+  l2g__norm_config_load(cols);
+  gemmini_extended_config_st(cols * sizeof(elem_t), LAYERNORM, col_scale[0]);
+  for (size_t r0 = 0; r0 < rows; r0 += DIM) {
+    const size_t n = rows - r0 < DIM ? rows - r0 : DIM;
+    l2g__norm_load_block(x, r0, n, cols);
+    l2g__norm_passes(out, r0, n, cols, other, last, col_scale, LAYERNORM);
+  }
+  gemmini_fence();
+}
+
+/* out = ACC_SCALE(igelu(x), scale), elementwise, through the unit's IGELU read-out. */
+static inline void l2g_igelu_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
+                                  float scale) {
+  l2g__norm_config_load(cols);
+  gemmini_extended_config_st(cols * sizeof(elem_t), IGELU, scale);
+  gemmini_config_norm(0, 0, 0, 0, 0, qb, qc);
+  for (size_t r0 = 0; r0 < rows; r0 += DIM) {
+    const size_t n = rows - r0 < DIM ? rows - r0 : DIM;
+    l2g__norm_load_block(x, r0, n, cols);
+    for (size_t c0 = 0; c0 < cols; c0 += DIM) {
+      const size_t w = cols - c0 < DIM ? cols - c0 : DIM;
+      gemmini_extended_mvout(out + r0 * cols + c0, L2G_ACC_ADDR(c0), w, n);
+    }
+  }
+  gemmini_fence();
+}
+#endif /* HAS_NORMALIZATIONS */
+
 #endif /* L2G_GEMMINI_KERNELS_H */

@@ -45,7 +45,9 @@ static void ref_layernorm_row(const acc_t* x, int n, float S, int8_t* out) {
   for (int j = 0; j < n; j++) { int32_t d = w32((int64_t)x[j] - mean); vs = w32((int64_t)vs + w32((int64_t)d * d)); }
   int32_t sd = ref_isqrt(vs / n);
   if (sd == 0) sd = 1;
-  for (int j = 0; j < n; j++) out[j] = ref_acc_scale((int32_t)ref_rne_d((double)((int64_t)x[j] - mean) / sd), S);
+  /* RTL read-out: ACC_SCALE(x - mean, fl32(fl32(1/sd) * S)) */
+  const float f = (1.0f / (float)sd) * S;
+  for (int j = 0; j < n; j++) out[j] = ref_acc_scale(w32((int64_t)x[j] - mean), f);
 }
 
 static void matmul_ref(void) {

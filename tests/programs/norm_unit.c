@@ -1,0 +1,22 @@
+/* The normalization-unit kernels of l2g_gemmini_kernels.h on host-provided int32 rows. */
+#include <stdio.h>
+#include "l2g_rt.h"
+#include "l2g_gemmini_kernels.h"
+
+static acc_t X[ROWS * COLS];
+static elem_t SM[ROWS * COLS], LN[ROWS * COLS], GE[ROWS * COLS];
+static float ln_scale[(COLS + DIM - 1) / DIM];
+
+int main(void) {
+  int64_t sx[2] = {ROWS, COLS}, ss[1] = {(COLS + DIM - 1) / DIM};
+  l2g_input_tensor("x", L2G_INT32, 2, sx, X);
+  l2g_input_tensor("ln_scale", L2G_FLOAT32, 1, ss, ln_scale);
+  gemmini_flush(0);
+  l2g_softmax_unit(X, SM, ROWS, COLS, SM_QB, SM_QC, SM_QLN2, SM_QLN2_INV, 1.0f);
+  l2g_layernorm_unit(X, LN, ROWS, COLS, ln_scale);
+  l2g_igelu_unit(X, GE, ROWS, COLS, GE_QB, GE_QC, GE_SCALE);
+  l2g_output_tensor("softmax", L2G_INT8, 2, sx, SM);
+  l2g_output_tensor("layernorm", L2G_INT8, 2, sx, LN);
+  l2g_output_tensor("igelu", L2G_INT8, 2, sx, GE);
+  return 0;
+}
