@@ -129,3 +129,18 @@ def test_memory_plan_never_overlaps_live_tensors():
                 continue
             xs, ys = offsets[x], offsets[y]
             assert xs + b.tensors[x].nbytes <= ys or ys + b.tensors[y].nbytes <= xs, (x, y)
+
+
+def test_round_ties_follow_the_host_reference(tmp_path):
+    """R.quantize rounds with tirx.round, which TVM's LLVM backend lowers to nearbyint."""
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((8,), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            q = bb.emit_output(relax.op.quantize(x, relax.const(0.5, "float32"), relax.const(0, "int8"), axis=-1))
+        bb.emit_func_output(q)
+    mod = bb.get()
+    xs = np.array([-9.25, -1.25, -0.75, -0.25, 0.25, 0.75, 1.25, 9.25], np.float32)  # x / 0.5 = k + 0.5
+    _, res = _run_on_spike(mod, tmp_path, {"x": xs})
+    (ref,) = _host_reference(mod, xs)
+    np.testing.assert_array_equal(res.outputs["output0"], ref)

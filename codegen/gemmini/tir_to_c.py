@@ -49,7 +49,8 @@ MATH_CALLS = {
     "tirx.log2": ("log2f", "log2"), "tirx.log10": ("log10f", "log10"), "tirx.sqrt": ("sqrtf", "sqrt"),
     "tirx.erf": ("erff", "erf"), "tirx.tanh": ("tanhf", "tanh"), "tirx.sin": ("sinf", "sin"),
     "tirx.cos": ("cosf", "cos"), "tirx.floor": ("floorf", "floor"), "tirx.ceil": ("ceilf", "ceil"),
-    "tirx.trunc": ("truncf", "trunc"), "tirx.round": ("roundf", "round"),
+    # TVM's LLVM backend lowers tirx.round to llvm.nearbyint (ties to even), not llvm.round
+    "tirx.trunc": ("truncf", "trunc"), "tirx.round": ("nearbyintf", "nearbyint"),
     "tirx.nearbyint": ("nearbyintf", "nearbyint"), "tirx.fabs": ("fabsf", "fabs"),
     "tirx.pow": ("powf", "pow"), "tirx.fmod": ("fmodf", "fmod"), "tirx.log1p": ("log1pf", "log1p"),
 }
