@@ -144,3 +144,17 @@ def test_round_ties_follow_the_host_reference(tmp_path):
     _, res = _run_on_spike(mod, tmp_path, {"x": xs})
     (ref,) = _host_reference(mod, xs)
     np.testing.assert_array_equal(res.outputs["output0"], ref)
+
+
+def test_operator_reading_one_tensor_twice(tmp_path):
+    # x * x legalizes to a PrimFunc whose two parameters carry the same name
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((3, 5), "int64"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            y = bb.emit_output(relax.op.subtract(relax.op.multiply(x, x), x))
+        bb.emit_func_output(y)
+    mod = bb.get()
+    xs = np.arange(-7, 8, dtype=np.int64).reshape(3, 5) * 1000003
+    _, res = _run_on_spike(mod, tmp_path, {"x": xs})
+    np.testing.assert_array_equal(res.outputs["output0"], _host_reference(mod, xs)[0])

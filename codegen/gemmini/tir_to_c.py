@@ -184,24 +184,21 @@ class _Printer:
         return n
 
     # ---- buffers -----------------------------------------------------------------------------
-    def root(self, buf):
-        data = buf.data
-        if isinstance(data, ir_expr.Call) and data.op.name == "tirx.buffer_data":
-            inner = data.args[0]
-            return buf if inner.same_as(buf) else self.root(inner)
-        raise UnsupportedTIR(f"{self.func_name}: buffer {buf.name} has unsupported data {data}")
-
     def storage(self, buf) -> _Storage:
-        r = self.root(buf)
+        """The storage behind a buffer variable: a parameter, an allocation, or an alias of one
+        declared with ``decl_buffer(..., data=other.data)``."""
         for k, s in self.storages.items():
-            if k.same_as(r):
+            if k.same_as(buf):
                 return s
-        # Lowering can rebuild a parameter's buffer variable (same name, new object), so a
-        # root that is no known object is matched to the parameter of the same name.
-        by_name = [s for k, s in self.storages.items() if s.numel is None and str(k.name) == str(r.name)]
-        if len(by_name) == 1:
-            return by_name[0]
-        raise UnsupportedTIR(f"{self.func_name}: buffer {buf.name} is not a parameter or allocation")
+        raise UnsupportedTIR(f"{self.func_name}: buffer {buf.name} is not a parameter, allocation or alias")
+
+    def declare_alias(self, decl) -> None:
+        data = getattr(decl, "data", None)
+        if data is None:
+            raise UnsupportedTIR(f"{self.func_name}: decl_buffer {decl.buffer.name} without data")
+        if not (isinstance(data, ir_expr.Call) and data.op.name == "tirx.buffer_data"):
+            raise UnsupportedTIR(f"{self.func_name}: decl_buffer {decl.buffer.name} over {data}")
+        self.storages[decl.buffer] = self.storage(data.args[0])
 
     def buffer_ref(self, buf, indices) -> str:
         if len(indices) != 1:
@@ -234,7 +231,7 @@ class _Printer:
                 self.block(s.else_case)
             self.emit("}")
         elif kind == "DeclBuffer":
-            self.storage(s.buffer)  # must alias a known storage
+            self.declare_alias(s)
             self.maybe_body(s)
         elif kind == "AllocBuffer":
             buf = s.buffer
