@@ -76,11 +76,15 @@ class RunReport:
         rows = sorted(self.ops, key=lambda o: -o.cycles)
         if limit:
             rows = rows[:limit]
-        w = max([len(o.name) for o in rows] + [2])
+
+        def short(name: str, width: int = 56) -> str:  # fused kernels have very long names
+            return name if len(name) <= width else name[: width - 3] + "..."
+
+        w = max([len(short(o.name)) for o in rows] + [5])
         lines = [f"{'op':<{w}}  {'unit':<7} {'cycles':>12} {'share':>7} {'MACs':>14} {'util':>6}"]
         for o in rows:
             util = f"{100 * o.utilization:5.1f}%" if o.macs else "     -"
-            lines.append(f"{o.name:<{w}}  {o.kind:<7} {o.cycles:>12,} {100 * o.share:6.2f}% {o.macs:>14,} {util}")
+            lines.append(f"{short(o.name):<{w}}  {o.kind:<7} {o.cycles:>12,} {100 * o.share:6.2f}% {o.macs:>14,} {util}")
         if limit and len(self.ops) > limit:
             lines.append(f"... {len(self.ops) - limit} more ops (all of them are in report.json)")
         lines.append(f"{'total':<{w}}  {'':<7} {self.total_cycles:>12,}")

@@ -143,8 +143,9 @@ def compile_module(
     secs["host-reference"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    fused = fuse(ref_mod) if gemmini else ref_mod
-    legal = relax.transform.LegalizeOps()(fused)
+    placed = _place_norm_units(ref_mod, cfg if gemmini else None)
+    fused = fuse(placed) if gemmini else placed
+    legal = lower_cpu_ops(fused)
     secs["fuse+legalize"] = time.perf_counter() - t0
     if dump_ir_dir is not None:
         d = Path(dump_ir_dir)
@@ -186,6 +187,77 @@ def compile_module(
     )
     manifest.save(out_dir / "manifest.json")
     return manifest
+
+
+def lower_cpu_ops(mod: tvm.IRModule) -> tvm.IRModule:
+    """Legalize every remaining Relax op to TIR and fuse chains of elementwise / injective /
+    reduction ops into single loops (TVM's FuseOps + FuseTIR), so the CPU makes one pass over
+    memory per chain instead of one per op.  Gemmini composites are function calls, not TIR,
+    and stay as they are."""
+    from l2g.passes.fuse import composite_kind
+
+    # FuseTIR would try to turn "Primitive" composites into TIR; they are Gemmini's.
+    funcs = {}
+    for gv, f in mod.functions.items():
+        if isinstance(f, relax.Function) and composite_kind(f) and f.attrs is not None and "Primitive" in f.attrs:
+            f = f.without_attr("Primitive")
+        funcs[gv] = f
+    mod = tvm.IRModule(funcs, attrs=mod.attrs)
+    seq = tvm.transform.Sequential([
+        relax.transform.LegalizeOps(),
+        relax.transform.AnnotateTIROpPattern(),
+        relax.transform.FuseOps(),
+        relax.transform.FuseTIR(),
+    ])
+    return inline_elementwise(seq(mod))
+
+
+def inline_elementwise(mod: tvm.IRModule) -> tvm.IRModule:
+    """Inside each fused kernel, compute elementwise producers where they are consumed rather
+    than through intermediate arrays (same arithmetic per element, one loop nest)."""
+    from tvm.s_tir import dlight
+
+    with tvm.target.Target({"kind": "llvm"}):
+        return dlight.ApplyDefaultSchedule(_InlineElementwise())(mod)
+
+
+MAX_INLINE_BLOCKS = 40
+
+
+class _InlineElementwise:
+    """dlight rule: inline every spatial block into its consumer (or producer) where legal."""
+
+    def __new__(cls):
+        from tvm.s_tir import dlight
+
+        class Rule(dlight.ScheduleRule):
+            def apply(self, func, target, tunable):
+                if not isinstance(func, tvm.tirx.PrimFunc):
+                    return None
+                sch = tvm.s_tir.Schedule(func)
+                blocks = dlight.normalize_prim_func(sch)
+                # try_inline's search is quadratic with costly analyses per attempt; long
+                # integer chains (isqrt's Newton steps) would take minutes for little gain
+                if blocks is None or len(blocks) > MAX_INLINE_BLOCKS:
+                    return None
+                dlight.try_inline(sch, blocks)
+                return sch
+
+        return Rule()
+
+
+def _place_norm_units(mod: tvm.IRModule, cfg: GemminiConfig | None) -> tvm.IRModule:
+    """Keep the normalization-unit composites ``cfg``'s unit can run (as public functions the
+    offload hook maps onto the unit); inline the others into ``main`` so they run as CPU code."""
+    from l2g.codegen.gemmini.offload import norm_unit_offloadable
+    from l2g.passes.fuse import composite_kind
+
+    funcs = {}
+    for gv, f in mod.functions.items():
+        if isinstance(f, relax.Function) and composite_kind(f) and cfg is not None and norm_unit_offloadable(cfg, f):
+            f = f.with_attr("global_symbol", gv.name_hint)
+        funcs[gv] = f
+    return relax.transform.InlinePrivateFunctions()(tvm.IRModule(funcs, attrs=mod.attrs))
 
 
 def _export_host_library(mod: tvm.IRModule, path: Path) -> None:

@@ -124,8 +124,10 @@ def gemmini_offload(cfg: GemminiConfig, fused_mod: tvm.IRModule):
         kind = composite_kind(func)
         if kind is None:
             return None
-        chain = _read_composite(func)
         args = [builder.tensor_of(a) for a in call.args]
+        if kind in NORM_UNIT_KINDS:
+            return _emit_norm_unit(builder, cfg, binding, kind, func, args)
+        chain = _read_composite(func)
         if kind in ("matmul_requant", "matmul"):
             return _emit_matmul(builder, cfg, binding, chain, args)
         if kind == "resadd":
@@ -133,6 +135,68 @@ def gemmini_offload(cfg: GemminiConfig, fused_mod: tvm.IRModule):
         return None
 
     return hook
+
+
+#: Composites that ``l2g.passes.integer_only`` forms around one use of the I-BERT unit.  Their
+#: attributes carry the unit's constants: ``l2g.qb``, ``l2g.qc``, ``l2g.qln2``,
+#: ``l2g.qln2_inv`` (softmax), ``l2g.scale`` (read-out scale), ``l2g.col_scale`` (LayerNorm:
+#: one read-out scale per channel, constant within each DIM-column tile).
+NORM_UNIT_KINDS = ("softmax_unit", "layernorm_unit", "igelu_unit")
+
+
+def _attr(func, key):
+    value = func.attrs[key]
+    if isinstance(value, (int, float)):
+        return value
+    if hasattr(value, "value"):
+        return value.value
+    return [float(getattr(v, "value", v)) for v in value]
+
+
+def _ln_tile_scales(cfg: GemminiConfig, func, cols: int) -> list[float] | None:
+    per_channel = np.asarray(_attr(func, "l2g.col_scale"), np.float32).reshape(-1)
+    if per_channel.size == 1:
+        per_channel = np.repeat(per_channel, cols)
+    tiles = [per_channel[j : j + cfg.dim] for j in range(0, cols, cfg.dim)]
+    if per_channel.size != cols or any((t != t[0]).any() for t in tiles):
+        return None  # the unit applies one read-out scale per DIM-column tile
+    return [float(t[0]) for t in tiles]
+
+
+def norm_unit_offloadable(cfg: GemminiConfig, func) -> bool:
+    """Whether a normalization-unit composite can run on ``cfg``'s unit."""
+    kind = composite_kind(func)
+    if kind not in NORM_UNIT_KINDS or not cfg.has_normalizations or len(func.params) != 1:
+        return False
+    (p,) = func.params
+    if str(p.ty.dtype) != "int32":
+        return False
+    cols = int(p.ty.shape[-1].value)
+    if -(-cols // cfg.dim) * cfg.dim > cfg.acc_rows:
+        return False  # a whole row block must fit the accumulator
+    return kind != "layernorm_unit" or _ln_tile_scales(cfg, func, cols) is not None
+
+
+def _emit_norm_unit(builder: ProgramBuilder, cfg: GemminiConfig, binding, kind: str, func, args):
+    if not norm_unit_offloadable(cfg, func):
+        return None
+    (x,) = args
+    cols = x.shape[-1]
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    out = builder.new_tensor(binding.var.name, "int8", _shape(binding.var), "temp")
+    builder.var_tensor[binding.var] = out
+    if kind == "softmax_unit":
+        q = [int(_attr(func, f"l2g.{k}")) for k in ("qb", "qc", "qln2", "qln2_inv")]
+        stmt = (f"l2g_softmax_unit({x.cname}, {out.cname}, {rows}, {cols}, {q[0]}, {q[1]}, {q[2]}, {q[3]}, "
+                f"{_f32_literal(_attr(func, 'l2g.scale'))});")
+    elif kind == "igelu_unit":
+        qb, qc = int(_attr(func, "l2g.qb")), int(_attr(func, "l2g.qc"))
+        stmt = f"l2g_igelu_unit({x.cname}, {out.cname}, {rows}, {cols}, {qb}, {qc}, {_f32_literal(_attr(func, 'l2g.scale'))});"
+    else:
+        tile_scales = np.array(_ln_tile_scales(cfg, func, cols), np.float32)
+        scales = builder.add_weight(tile_scales, f"{binding.var.name}_ln_scale")
+        stmt = f"l2g_layernorm_unit({x.cname}, {out.cname}, {rows}, {cols}, {scales.cname});"
+    return [stmt], OpRecord(name=f"{binding.var.name}:{kind}", kind="gemmini")
 
 
 def _operand(builder, res: _Resolver, expr, args, hint):

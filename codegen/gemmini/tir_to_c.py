@@ -50,8 +50,8 @@ MATH_CALLS = {
     "tirx.erf": ("erff", "erf"), "tirx.tanh": ("tanhf", "tanh"), "tirx.sin": ("sinf", "sin"),
     "tirx.cos": ("cosf", "cos"), "tirx.floor": ("floorf", "floor"), "tirx.ceil": ("ceilf", "ceil"),
     # TVM's LLVM backend lowers tirx.round to llvm.nearbyint (ties to even), not llvm.round
-    "tirx.trunc": ("truncf", "trunc"), "tirx.round": ("nearbyintf", "nearbyint"),
-    "tirx.nearbyint": ("nearbyintf", "nearbyint"), "tirx.fabs": ("fabsf", "fabs"),
+    "tirx.trunc": ("truncf", "trunc"), "tirx.round": ("l2g_nearbyintf", "l2g_nearbyint"),
+    "tirx.nearbyint": ("l2g_nearbyintf", "l2g_nearbyint"), "tirx.fabs": ("fabsf", "fabs"),
     "tirx.pow": ("powf", "pow"), "tirx.fmod": ("fmodf", "fmod"), "tirx.log1p": ("log1pf", "log1p"),
 }
 
@@ -92,6 +92,20 @@ static inline int32_t l2g_bits_f32(float x) { int32_t r; __builtin_memcpy(&r, &x
 static inline float l2g_f32_bits(int32_t x) { float r; __builtin_memcpy(&r, &x, 4); return r; }
 static inline int64_t l2g_bits_f64(double x) { int64_t r; __builtin_memcpy(&r, &x, 8); return r; }
 static inline double l2g_f64_bits(int64_t x) { double r; __builtin_memcpy(&r, &x, 8); return r; }
+/* nearbyint under the default rounding mode (ties to even), with one fcvt instead of
+ * picolibc's bit-twiddling routine: requantization rounds every element. */
+static inline float l2g_nearbyintf(float x) {
+  if (!(__builtin_fabsf(x) < 8388608.0f)) return x; /* >= 2^23: integral already (or inf/NaN) */
+  int32_t i;
+  __asm__("fcvt.w.s %0, %1, rne" : "=r"(i) : "f"(x));
+  return __builtin_copysignf((float)i, x); /* keeps -0.0 for x in [-0.5, -0] */
+}
+static inline double l2g_nearbyint(double x) {
+  if (!(__builtin_fabs(x) < 4503599627370496.0)) return x; /* >= 2^52 */
+  int64_t i;
+  __asm__("fcvt.l.d %0, %1, rne" : "=r"(i) : "f"(x));
+  return __builtin_copysign((double)i, x);
+}
 #define L2G_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define L2G_MAX(a, b) ((a) > (b) ? (a) : (b))
 """
