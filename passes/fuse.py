@@ -88,7 +88,9 @@ def patterns() -> list[relax.transform.FusionPattern]:
 
 def fuse(mod: tvm.IRModule) -> tvm.IRModule:
     """Group Gemmini-mappable chains of ``mod`` into composite functions (constants bound inside)."""
-    return relax.transform.FuseOpsByPattern(patterns(), bind_constants=True, annotate_codegen=False)(mod)
+    return relax.transform.FuseOpsByPattern(
+        patterns(), bind_constants=True, annotate_codegen=False, entry_functions=["main"]
+    )(mod)
 
 
 def composite_kind(func) -> str | None:

@@ -8,7 +8,8 @@ how one ``C[M,N] = A[M,K] @ B[K,N] (+ D)`` runs on a given hardware config:
   and the C block in *half* the accumulator, leaving the other halves to the next block
   (double buffering, as Gemmini's loop unroller alternates halves);
 * among all tile shapes that fit, the one that moves the fewest bytes between DRAM and the
-  private memories, then the one with the fewest ``loop_ws`` calls.  Gemmini's own
+  private memories, then the one with the fewest ``loop_ws`` calls; block sizes are then
+  balanced (the same number of blocks, none ragged).  Gemmini's own
   ``tiled_matmul_auto`` grows tiles greedily instead; an exhaustive search over at most a
   few thousand shapes costs microseconds and finds better reuse;
 * padding for dimensions that are not multiples of DIM (the pad counts loop_ws takes);
@@ -166,6 +167,11 @@ def plan_matmul(
             f"(scratchpad {cfg.sp_rows} rows, accumulator {cfg.acc_rows} rows)"
         )
     _, ti, tj, tkf = best
+    # Same block counts, balanced sizes: a ragged last block (say 42 + 6 tiles of K) runs
+    # with a short pipeline whose fill and drain are not hidden.
+    ti = math.ceil(tm / math.ceil(tm / ti))
+    tj = tn if row_epilogue else math.ceil(tn / math.ceil(tn / tj))
+    tkf = math.ceil(tk / math.ceil(tk / tkf))
     return MatmulPlan(
         name=name, config=cfg.name, dim=dim, m=m, k=k, n=n, tile_i=ti, tile_j=tj, tile_k=tkf,
         row_epilogue=row_epilogue,

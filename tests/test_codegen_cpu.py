@@ -158,3 +158,18 @@ def test_operator_reading_one_tensor_twice(tmp_path):
     xs = np.arange(-7, 8, dtype=np.int64).reshape(3, 5) * 1000003
     _, res = _run_on_spike(mod, tmp_path, {"x": xs})
     np.testing.assert_array_equal(res.outputs["output0"], _host_reference(mod, xs)[0])
+
+
+def test_float_rounding_edge_cases_bit_exact(tmp_path):
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((16,), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            r = bb.emit_output(relax.op.round(x))
+        bb.emit_func_output(r)
+    mod = bb.get()
+    xs = np.array([-0.5, -0.3, -0.0, 0.0, 0.5, 1.5, 2.5, -2.5, 8388607.5, -8388609.0, 3e9, -1e20,
+                   np.inf, -np.inf, np.nan, 0.49999997], np.float32)
+    _, res = _run_on_spike(mod, tmp_path, {"x": xs})
+    (ref,) = _host_reference(mod, xs)
+    np.testing.assert_array_equal(res.outputs["output0"].view(np.uint32), ref.view(np.uint32))

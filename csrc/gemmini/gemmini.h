@@ -137,6 +137,7 @@ class Gemmini {
   void loop_conv_ws(uint64_t rs1, uint64_t rs2);
   void loop_ws_norm_passes(uint32_t i, bool full_C, uint32_t act);
   LoopWsRegs lws;
+  bool loop_sp_parity = false, loop_acc_parity = false;  // timing-only double buffering
   LoopConvRegs lcv;
   uint32_t conv_d_row = 0, conv_c_row = 0;  // halves alternate across calls (§3.8)
   bool in_loop = false;

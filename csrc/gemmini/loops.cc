@@ -48,6 +48,18 @@ void Gemmini::loop_ws(uint64_t rs1, uint64_t rs2) {
   }
 
   LoopScope scope(*this);
+  // Timing only: alternate halves like the RTL's double-buffered loop unroller, unless the
+  // program pins operands to a half (spad ids 1/2) to reuse them across calls.
+  const bool alternate = a_spad_id == 0 && b_spad_id == 0;
+  struct ShiftScope {
+    Timing& t;
+    ~ShiftScope() { t.set_loop_shift(0, 0); }
+  } shift_scope{timing};
+  if (alternate) timing.set_loop_shift(loop_sp_parity ? sp_half : 0, loop_acc_parity ? acc_half : 0);
+  if (alternate) {
+    loop_sp_parity = !loop_sp_parity;
+    if (lws.C != 0) loop_acc_parity = !loop_acc_parity;  // partial sums stay put until C is stored
+  }
   const uint32_t D = dim;
   auto rows_of = [&](uint32_t idx, uint32_t n, uint32_t pad) { return D - (idx + 1 == n ? pad : 0); };
   const uint32_t A_sp = a_spad_id == 2 ? sp_half : 0;

@@ -66,7 +66,10 @@ uint64_t Timing::schedule(Unit unit, uint64_t issue, uint64_t occupancy, uint64_
   uint64_t start = std::max(std::max(issue, unit_free_[unit]), not_before);
   const int o1 = (unit + 1) % U_NUM, o2 = (unit + 2) % U_NUM;
   RowTimes* const base = rows_.data();
-  auto first = [&](const RowSpan& s) { return base + (s.acc ? sp_rows_ : 0) + s.start; };
+  // (the shifts are half a memory and loop rows lie in one half, so no span wraps)
+  auto first = [&](const RowSpan& s) {
+    return s.acc ? base + sp_rows_ + (s.start + acc_shift_) % acc_rows_ : base + (s.start + sp_shift_) % sp_rows_;
+  };
   // Hazards against the other two units (same-unit order is the queue's).
   for (int i = 0; i < nreads; ++i) {
     const RowTimes* t = first(reads[i]);

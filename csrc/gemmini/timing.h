@@ -77,6 +77,13 @@ class Timing {
     return (addr % bw + bytes + bw - 1) / bw;
   }
 
+  // Double buffering of loop_ws, for hazard tracking only.  The functional unrolling keeps
+  // libgemmini's fixed layout (A and B in the lower scratchpad half, C from accumulator row
+  // 0), so every call would seem to overwrite the rows the previous one still reads.  The
+  // RTL alternates halves between in-flight loops (scratchpad every call, accumulator after
+  // a call that stores C), so the model tracks a loop's rows at those alternated places.
+  void set_loop_shift(uint32_t sp_shift, uint32_t acc_shift) { sp_shift_ = sp_shift; acc_shift_ = acc_shift; }
+
   TimingStats stats;
   const TimingParams& params() const { return tp_; }
 
@@ -88,6 +95,7 @@ class Timing {
   TimingParams tp_;
   uint32_t dim_ = 16;
   uint32_t sp_rows_ = 0, acc_rows_ = 0;
+  uint32_t sp_shift_ = 0, acc_shift_ = 0;
   // Per row (scratchpad rows, then accumulator rows), per unit: last write completion and
   // last read end.  One record per row keeps a hazard check to a single cache line.
   struct RowTimes {
