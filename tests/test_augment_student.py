@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from augment_models import tiny_bert, tiny_gpt2  # noqa: E402
 from l2g.augment import student as S  # noqa: E402
