@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
+import onnx
 from onnx import TensorProto, helper  # noqa: E402
 
 

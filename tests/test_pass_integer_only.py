@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-tvm = pytest.importorskip("tvm")
+import tvm
 from tvm import relax  # noqa: E402
 
 from l2g.passes import ibert as ib  # noqa: E402
