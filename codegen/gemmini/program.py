@@ -26,7 +26,9 @@ import numpy as np
 import tvm
 from tvm import relax, tirx
 
-from l2g.codegen.gemmini.tir_to_c import PRELUDE, UnsupportedTIR, c_type, lower_prim_funcs, print_prim_func
+from l2g.codegen.gemmini.tir_to_c import (
+    PRELUDE, UnsupportedTIR, c_identifier, c_type, lower_prim_funcs, print_prim_func,
+)
 
 DTYPE_CODES = {"int8": "L2G_INT8", "uint8": "L2G_UINT8", "int16": "L2G_INT16", "int32": "L2G_INT32",
                "int64": "L2G_INT64", "float32": "L2G_FLOAT32", "float64": "L2G_FLOAT64",
@@ -122,14 +124,7 @@ class ProgramBuilder:
 
     # ---- names and tensors ----------------------------------------------------------------
     def fresh(self, hint: str) -> str:
-        base = re.sub(r"\W", "_", hint) or "t"
-        if base[0].isdigit():
-            base = "t_" + base
-        name, i = base, 1
-        while name in self.used_names:
-            name, i = f"{base}_{i}", i + 1
-        self.used_names.add(name)
-        return name
+        return c_identifier(hint, self.used_names, "t")
 
     def new_tensor(self, hint: str, dtype: str, shape: tuple[int, ...], kind: str) -> Tensor:
         t = Tensor(self.fresh(hint), str(dtype), tuple(shape), kind)

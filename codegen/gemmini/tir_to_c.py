@@ -119,6 +119,18 @@ def dtype_of(e) -> str:
     return str(e.dtype)
 
 
+def c_identifier(hint: str, used: set[str], prefix: str) -> str:
+    """A C identifier from ``hint`` that is not in ``used`` (and is then added to it)."""
+    base = re.sub(r"\W", "_", hint) or prefix
+    if base[0].isdigit():
+        base = f"{prefix}_{base}"
+    name, i = base, 1
+    while name in used:
+        name, i = f"{base}_{i}", i + 1
+    used.add(name)
+    return name
+
+
 def c_type(dtype: str) -> str:
     try:
         return C_TYPES[str(dtype)]
@@ -177,14 +189,7 @@ class _Printer:
 
     # ---- naming ------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
-        base = re.sub(r"\W", "_", hint) or "v"
-        if base[0].isdigit():
-            base = "v" + base
-        name, i = base, 1
-        while name in self.used:
-            name, i = f"{base}_{i}", i + 1
-        self.used.add(name)
-        return name
+        return c_identifier(hint, self.used, "v")
 
     def var_name(self, v) -> str:
         for k, n in self.names.items():
