@@ -187,3 +187,14 @@ def test_doctor_names_what_is_missing(monkeypatch):
     proc = subprocess.run([*L2G, "doctor"], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 1
     assert "MISSING gemmini-extension" in proc.stdout and "make setup" in proc.stdout
+
+
+def test_cli_sim_runs_gemmini_code_and_writes_stats(tmp_path):
+    stats = tmp_path / "stats.json"
+    prog = Path(__file__).parent / "gemmini_programs" / "smoke_ws.c"
+    proc = subprocess.run([*L2G, "sim", "--config", "ibert", "--stats", str(stats), str(prog)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(stats.read_text())
+    assert report["config"] == "ibert" and report["dim"] == 16
+    assert report["macs"] > 0 and report["total_cycles"] * 16 * 16 >= report["macs"]
