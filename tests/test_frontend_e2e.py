@@ -10,41 +10,14 @@ import tvm  # noqa: F401  (a required dependency: fail, never skip)
 import torch
 import transformers
 
-WORDS = "the a movie film is was good bad great awful not very fun boring plot acting it and".split()
-SENTENCES = [
-    "the movie was good", "a very bad film", "it is not fun", "great acting and plot",
-    "the plot was boring", "awful film", "it was a great movie", "not very good acting",
-    "the film is fun", "a boring and awful plot", "good good good", "bad",
-]
+from tiny_bert import SENTENCES, make_tiny_berts
+
 SEQ = 16
 
 
 @pytest.fixture(scope="module")
 def tiny_dirs(tmp_path_factory):
-    from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
-
-    root = tmp_path_factory.mktemp("tiny_bert")
-    vocab = root / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-    cfg = BertConfig(
-        vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, num_labels=2,
-        id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1},
-    )
-    torch.manual_seed(0)
-    dirs = {}
-    for kind, cls in (("classifier", BertForSequenceClassification), ("embedding", BertModel)):
-        m = cls(cfg).eval()
-        with torch.no_grad():  # larger-than-init weights so that quantization error is visible
-            for p in m.parameters():
-                if p.dim() == 2:
-                    p.mul_(5.0)
-        d = root / kind
-        m.save_pretrained(d)
-        tok.save_pretrained(d)
-        dirs[kind] = d
-    return dirs
+    return make_tiny_berts(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def _compile(model_dir, tmp_path, kind):

@@ -15,8 +15,10 @@ SENTENCES = [
 ]
 
 
-def make_tiny_bert(root: Path, kind: str = "classifier", weight_scale: float = 5.0) -> Path:
-    """Save a tiny BERT (``classifier`` or ``embedding``) plus tokenizer under ``root/kind``."""
+def make_tiny_berts(root: Path, kinds=("classifier", "embedding"), weight_scale: float = 5.0) -> dict[str, Path]:
+    """Save tiny BERTs (``classifier`` and/or ``embedding``) plus tokenizer under ``root/kind``.
+
+    The random weights come from one seeded stream, drawn in the order of ``kinds``."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
 
@@ -31,13 +33,21 @@ def make_tiny_bert(root: Path, kind: str = "classifier", weight_scale: float = 5
         id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1},
     )
     torch.manual_seed(0)
-    cls = BertForSequenceClassification if kind == "classifier" else BertModel
-    model = cls(cfg).eval()
-    with torch.no_grad():  # larger-than-init weights so that quantization error is visible
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.mul_(weight_scale)
-    out = root / kind
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    dirs = {}
+    for kind in kinds:
+        cls = BertForSequenceClassification if kind == "classifier" else BertModel
+        model = cls(cfg).eval()
+        with torch.no_grad():  # larger-than-init weights so that quantization error is visible
+            for p in model.parameters():
+                if p.dim() == 2:
+                    p.mul_(weight_scale)
+        out = root / kind
+        model.save_pretrained(out)
+        tok.save_pretrained(out)
+        dirs[kind] = out
+    return dirs
+
+
+def make_tiny_bert(root: Path, kind: str = "classifier", weight_scale: float = 5.0) -> Path:
+    """One tiny BERT (see :func:`make_tiny_berts`)."""
+    return make_tiny_berts(root, (kind,), weight_scale)[kind]
