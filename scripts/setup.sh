@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler)
+# g++ builds the Spike extension (and a test harness); the rest is the target toolchain and Spike's dtc
+APT_PACKAGES=(g++ gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler)
 VENV=${L2G_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 BUILD_DIR=${L2G_BUILD_DIR:-build}
