@@ -78,11 +78,13 @@ __all__ = [
     "wrap32", "fl32", "rne", "acc_scale", "rrs", "shift_scale", "isqrt", "isqrt_newton",
     "igelu", "iexp", "softmax_clamp_delta", "softmax_clamp",
     "layernorm_stats", "layernorm_readout", "layernorm_readout_cpu_gold", "layernorm_unit",
+    "isqrt64_newton", "layernorm_wide_stats", "layernorm_wide",
     "softmax_stats", "softmax_readout", "softmax_unit", "igelu_readout", "igelu_unit",
     "ln_affine", "igelu_real", "iexp_real",
     # Relax builders
     "emit_acc_scale", "emit_shift_scale", "emit_isqrt", "emit_igelu", "emit_iexp",
     "emit_igelu_unit", "emit_softmax_clamp", "emit_softmax_unit", "emit_layernorm_unit",
+    "emit_isqrt64", "emit_layernorm_wide",
     "emit_ln_affine",
 ]
 
@@ -220,11 +222,16 @@ class LNAffine:
     norm_scale: np.ndarray  # float64 (N,)
     gamma_scale: float
     out_scale: float
+    #: int64 accumulator without wrap (the wide LayerNorm's int16 normalized values on the
+    #: CPU); False: the int32 accumulator of the unit's int8 output
+    wide: bool = False
 
 
-def ln_affine_consts(gamma, beta, norm_scale, out_scale: float, gamma_bits: int = 16) -> LNAffine:
+def ln_affine_consts(gamma, beta, norm_scale, out_scale: float, gamma_bits: int = 16,
+                     wide: bool = False) -> LNAffine:
     """Quantize LayerNorm's gamma / beta for :func:`ln_affine`.  ``norm_scale`` is a scalar
-    or a per-channel vector (the scale of the unit's int8 output)."""
+    or a per-channel vector (the scale of the normalized values: the unit's int8 output, or
+    with ``wide`` the int16 output of :func:`layernorm_wide`)."""
     gamma = np.asarray(gamma, dtype=np.float64).reshape(-1)
     beta = np.asarray(beta, dtype=np.float64).reshape(-1)
     ns = np.broadcast_to(np.asarray(norm_scale, dtype=np.float64), gamma.shape).copy()
@@ -233,13 +240,13 @@ def ln_affine_consts(gamma, beta, norm_scale, out_scale: float, gamma_bits: int 
     gamma_scale = gmax / qg if gmax > 0 else 1.0
     gamma_q = np.rint(gamma / gamma_scale).astype(np.int64)
     beta_q = np.rint(beta / (ns * gamma_scale)).astype(np.int64)
-    bound = 128 * qg + (int(np.max(np.abs(beta_q))) if beta_q.size else 0)
-    if bound > INT32_MAX:
-        raise ValueError("ln_affine_consts: beta too large for an int32 accumulator at this scale")
+    bound = (1 << 15 if wide else 128) * qg + (int(np.max(np.abs(beta_q))) if beta_q.size else 0)
+    if bound > (1 << 62 if wide else INT32_MAX):
+        raise ValueError("ln_affine_consts: beta too large for the accumulator at this scale")
     mult = (ns * gamma_scale / float(out_scale)).astype(np.float32)
     return LNAffine(gamma_q=gamma_q.astype(np.int32), beta_q=beta_q.astype(np.int32),
                     multiplier=mult, norm_scale=ns, gamma_scale=float(gamma_scale),
-                    out_scale=float(out_scale))
+                    out_scale=float(out_scale), wide=wide)
 
 
 # ============================================================================================
@@ -272,8 +279,13 @@ def acc_scale(x, scale, zero_point: int = 0, out_dtype="int8") -> np.ndarray:
     """``ACC_SCALE(x, S) = sat8(RNE(fl32(x) * S))`` (§3.2).  ``S`` is rounded to float32
     (it may be a per-row array).  With ``zero_point != 0`` or another ``out_dtype`` this is
     the general requantization ``clip(RNE(fl32(x) * S) + zp)`` (not a Gemmini primitive)."""
+    return _scale_float32(fl32(x), scale, zero_point, out_dtype)
+
+
+def _scale_float32(fx, scale, zero_point: int = 0, out_dtype="int8") -> np.ndarray:
+    """The float part of :func:`acc_scale` on values already converted to float32."""
     lo, hi = _dtype_range(out_dtype)
-    f = fl32(x) * np.asarray(scale, dtype=np.float32)
+    f = np.asarray(fx, np.float32) * np.asarray(scale, dtype=np.float32)
     r = np.clip(np.rint(f), np.float32(lo - zero_point), np.float32(hi - zero_point))
     return (r.astype(np.int32) + np.int32(zero_point)).astype(out_dtype)
 
@@ -430,6 +442,63 @@ def layernorm_unit(x, scale) -> np.ndarray:
     return layernorm_readout(x, mean, inv, scale)
 
 
+# ---- wide LayerNorm: int64 statistics on the CPU -----------------------------------------
+
+NEWTON_STEPS_64 = 7
+"""Newton steps :func:`isqrt64_newton` runs.  From ``x0 <= 2·sqrt(n)`` the relative error
+falls 1 → 0.25 → 0.025 → 3e-4 → 5e-8 → 1e-15, i.e. below one unit for every ``n < 2^62``
+after five steps; the floors can leave ``x`` one above the root, which the final
+``min`` step and the correction remove.  Seven steps leave a margin (checked on random and
+edge values in tests/test_ibert.py)."""
+
+
+def _isqrt64_start(n: np.ndarray) -> np.ndarray:
+    """``2^k`` for ``n`` in ``[2^(2k-2), 2^(2k))`` (``1`` for ``n = 0``): a power of two at
+    most twice the root, chosen by comparisons so that numpy and Relax pick the same one."""
+    x = np.ones_like(n)
+    for k in range(1, 32):
+        x = np.where(n >= (np.int64(1) << np.int64(2 * k - 2)), np.int64(1) << np.int64(k), x)
+    return x
+
+
+def isqrt64_newton(n, steps: int = NEWTON_STEPS_64) -> np.ndarray:
+    """floor(sqrt(n)) for int64 ``0 <= n < 2^62`` by integer Newton steps (negative -> 0)."""
+    n = np.maximum(np.asarray(n, np.int64), 0)
+    x = _isqrt64_start(n)
+    for _ in range(steps):
+        x = np.minimum(x, (x + n // np.maximum(x, 1)) // 2)
+    return np.where(x * x > n, x - 1, x)
+
+
+def layernorm_wide_stats(x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row ``(mean int64, sd int64, inv_stddev float32)`` with int64 sums and no wrap.
+
+    The unit's int32 variance sum forces a right shift of the input when rows are large;
+    on models with outlier channels (MiniLM: ~220 against ~1) that shift leaves the ordinary
+    channels a few bits.  These statistics keep the input at full precision instead; the
+    compiler places them on the CPU (see ``IntegerOnlyOptions.ln_wide``)."""
+    x = np.asarray(x).astype(np.int64)
+    n = x.shape[-1]
+    mean = _trunc_div(x.sum(axis=-1, keepdims=True), n)
+    d = x - mean
+    var = (d * d).sum(axis=-1, keepdims=True) // n
+    sd = isqrt64_newton(var)
+    sd = np.where(sd == 0, 1, sd)
+    inv = np.float32(1.0) / sd.astype(np.float32)
+    return mean, sd, inv.astype(np.float32)
+
+
+def layernorm_wide(x, scale, out_dtype: str = "int16") -> np.ndarray:
+    """Wide LayerNorm, the unit's read-out ``sat(RNE(fl32(x - mean) * fl32(inv_stddev * S)))``
+    with ``x - mean`` unwrapped (int64 → float32, RNE) and an int16 result by default: on
+    the CPU nothing forces the unit's int8, and the extra bits keep the normalized values from
+    adding a second rounding on top of the output's int8 quantization."""
+    mean, _, inv = layernorm_wide_stats(x)
+    f = (inv * np.asarray(scale, np.float32)).astype(np.float32)
+    d = np.asarray(x).astype(np.int64) - mean
+    return _scale_float32(d.astype(np.float32), f, 0, out_dtype)
+
+
 def softmax_stats(x, c: SoftmaxConsts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-row ``(max int32, iexp(x - max) int32, inv_sum_exp float32)``."""
     x = wrap32(x)
@@ -464,7 +533,10 @@ def igelu_unit(x, c: GeluConsts, scale) -> np.ndarray:
 
 
 def ln_affine(n_q, aff: LNAffine, zero_point: int = 0, out_dtype="int8") -> np.ndarray:
-    """LayerNorm gamma/beta as an integer per-channel affine on the unit's int8 output."""
+    """LayerNorm gamma/beta as an integer per-channel affine on the normalized values."""
+    if aff.wide:
+        acc = np.asarray(n_q).astype(np.int64) * aff.gamma_q.astype(np.int64) + aff.beta_q.astype(np.int64)
+        return _scale_float32(acc.astype(np.float32), aff.multiplier, zero_point, out_dtype)
     acc = wrap32(wrap32(n_q) * aff.gamma_q.astype(np.int64) + aff.beta_q.astype(np.int64))
     return acc_scale(acc, aff.multiplier, zero_point, out_dtype)
 
@@ -653,10 +725,43 @@ def emit_layernorm_unit(bb, x, scale):
     return emit_acc_scale(bb, E.w32(d), f)
 
 
+def emit_isqrt64(bb, n, steps: int = NEWTON_STEPS_64):
+    """Relax :func:`isqrt64_newton` (``n`` int64)."""
+    E = _E(bb)
+    n64 = E.emit(E.op.maximum(n, _ci(0)))
+    x = E.emit(E.op.full_like(n64, _ci(1)))
+    for k in range(1, 32):
+        x = E.emit(E.op.where(E.emit(E.op.greater_equal(n64, _ci(1 << (2 * k - 2)))), _ci(1 << k), x))
+    for _ in range(steps):
+        nx = E.emit(E.op.floor_divide(E.add(x, E.emit(E.op.floor_divide(n64, E.emit(E.op.maximum(x, _ci(1)))))), _ci(2)))
+        x = E.emit(E.op.minimum(x, nx))
+    over = E.emit(E.op.greater(E.mul(x, x), n64))
+    return E.emit(E.op.where(over, E.sub(x, _ci(1)), x))
+
+
+def emit_layernorm_wide(bb, x, scale, out_dtype: str = "int16"):
+    """Relax :func:`layernorm_wide` over the last axis: int32 in, int16 out (int64 inside)."""
+    E = _E(bb)
+    n = _last_dim(x)
+    x64 = E.i64(x)
+    s = E.emit(E.op.sum(x64, axis=-1, keepdims=True))
+    a = E.emit(E.op.abs(s))
+    q = E.emit(E.op.floor_divide(a, _ci(n)))
+    mean = E.emit(E.op.where(E.emit(E.op.less(s, _ci(0))), E.emit(E.op.negative(q)), q))
+    d = E.sub(x64, mean)
+    var = E.emit(E.op.floor_divide(E.emit(E.op.sum(E.mul(d, d), axis=-1, keepdims=True)), _ci(n)))
+    sd = emit_isqrt64(bb, var)
+    sd = E.emit(E.op.where(E.emit(E.op.equal(sd, _ci(0))), _ci(1), sd))
+    inv = E.emit(E.op.divide(_cf(1.0), E.f32(sd)))
+    return emit_acc_scale(bb, d, E.mul(inv, _cf(scale)), 0, out_dtype)
+
+
 def emit_ln_affine(bb, n_q, aff: LNAffine, zero_point: int = 0, out_dtype: str = "int8"):
     """Relax :func:`ln_affine`: int8 normalized values -> quantized ``gamma * n + beta``."""
     E = _E(bb)
     g = _ci(aff.gamma_q)
     b = _ci(aff.beta_q)
-    acc = E.w32(E.add(E.mul(E.i64(n_q), g), b))
+    acc = E.add(E.mul(E.i64(n_q), g), b)
+    if not aff.wide:
+        acc = E.w32(acc)
     return emit_acc_scale(bb, acc, aff.multiplier, zero_point, out_dtype)

@@ -43,6 +43,9 @@ LayerNorm
     integer per-channel affine ``n·G_j + B_j`` in int32 followed by a float32 ACC_SCALE to
     ``s_out``; runs on the CPU or as a Gemmini matmul/resadd read-out).  LayerNorm's epsilon
     is dropped (the unit has none; a zero variance gives ``sd = 1``).
+    When the calibrated prescale would leave the row's typical ``|x - mean|`` too few bits
+    (outlier channels, as in MiniLM), ``layernorm_wide`` replaces the unit: int64 statistics
+    on the CPU, no prescale, int16 normalized values (docs/ibert.md, "Wide statistics").
 
 Every numeric decision is recorded as a typed plan (:class:`SoftmaxPlan`, :class:`GeluPlan`,
 :class:`LayerNormPlan`) whose ``reference`` method is the numpy model of exactly what the
@@ -65,7 +68,8 @@ from l2g.passes import ibert as ib
 from l2g.passes.unit_calls import emit_unit_call
 
 __all__ = ["integer_only", "IntegerOnlyOptions", "IntegerOnlyReport",
-           "SoftmaxPlan", "GeluPlan", "LayerNormPlan", "plan_softmax", "plan_gelu", "plan_layernorm"]
+           "SoftmaxPlan", "GeluPlan", "LayerNormPlan", "InputCalibration", "plan_softmax", "plan_gelu",
+           "plan_layernorm"]
 
 #: |x| assumed for an int32 input: the magnitude bound of the convention in quantize.py
 #: (residual stream at absmax / 2**20 with headroom; Q·Kᵀ with MASK_BIAS = -2**24).
@@ -103,6 +107,16 @@ class IntegerOnlyOptions:
     ln_var_margin: float = 8.0
     #: which brackets to rewrite (a subset of softmax / gelu / layernorm)
     ops: tuple[str, ...] = ("softmax", "gelu", "layernorm")
+    #: where LayerNorm statistics come from: "unit" (int32 sums: the normalization unit's
+    #: semantics, after a prescale), "wide" (int64 sums on the CPU, input at full precision)
+    #: or "auto": "wide" when the calibrated prescale would leave the row's typical
+    #: ``|x - mean|`` fewer than ``ln_min_unit_bits`` bits (models with outlier channels)
+    ln_stats: str = "auto"
+    ln_min_unit_bits: int = 8
+    #: bound an int32 GELU input by its calibrated |x| max times this margin (saturating
+    #: beyond) instead of by ``int32_bound``: the finer prescale this allows is what keeps
+    #: i-GELU's kernel scale small on real FFN accumulators; None = no calibrated bound
+    gelu_range_margin: float | None = 2.0
     #: cap of the normalized range (in standard deviations) a read-out scale must cover;
     #: None = sqrt(N), the largest |x - mean| / sd that can occur
     ln_norm_range: float | None = None
@@ -220,15 +234,20 @@ class LayerNormPlan:
     clip: int | None
     readout_scale: np.ndarray  # float32 (N,): LAYERNORM acc_scale per channel
     affine: ib.LNAffine
+    #: int64 statistics on the CPU (ib.layernorm_wide) instead of the unit's int32 ones
+    wide: bool = False
 
     def reference(self, x) -> np.ndarray:
         v = _prepare_np(x, self.io, self.shift, self.clip)
-        n = ib.layernorm_unit(v, self.readout_scale)
+        n = (ib.layernorm_wide if self.wide else ib.layernorm_unit)(v, self.readout_scale)
         return ib.ln_affine(n, self.affine, self.io.out_zero_point, self.io.out_dtype)
 
     def emit(self, bb, x):
         v = _prepare_emit(bb, x, self.io, self.shift, self.clip)
         scale = self.readout_scale
+        if self.wide:
+            n = ib.emit_layernorm_wide(bb, v, scale)
+            return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
         n = emit_unit_call(bb, "layernorm_unit", v, dict(col_scale=[float(f) for f in np.ravel(scale)]),
                            lambda b, xv: ib.emit_layernorm_unit(b, xv, scale))
         return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
@@ -262,9 +281,14 @@ def plan_softmax(io: _IO, n: int, opts: IntegerOnlyOptions) -> SoftmaxPlan:
     return SoftmaxPlan(io=io, shift=shift, consts=consts, requant=requant)
 
 
-def plan_gelu(io: _IO, opts: IntegerOnlyOptions) -> GeluPlan:
-    """Pick the prescale: the largest shift (<= gelu_max_shift) with ``|igelu| < 2^30``."""
+def plan_gelu(io: _IO, opts: IntegerOnlyOptions, calib: InputCalibration | None = None) -> GeluPlan:
+    """Pick the prescale: the largest shift (<= gelu_max_shift) with ``|igelu| < 2^30`` for
+    every input within the bound (calibrated when ``calib`` is given, see
+    ``IntegerOnlyOptions.gelu_range_margin``)."""
     qmax = _in_bound(io, opts.int32_bound)
+    if (calib is not None and io.in_dtype == "int32" and opts.gelu_range_margin is not None
+            and math.isfinite(calib.abs_max)):
+        qmax = min(qmax, max(1, math.ceil(calib.abs_max * opts.gelu_range_margin)))
     cands = [opts.gelu_shift] if opts.gelu_shift is not None else list(range(opts.gelu_max_shift, -32, -1))
     for k in cands:
         try:
@@ -279,12 +303,38 @@ def plan_gelu(io: _IO, opts: IntegerOnlyOptions) -> GeluPlan:
     raise ValueError(f"integer_only: no GELU prescale avoids int32 overflow (s_in={io.in_scale}, |x|<={qmax})")
 
 
+@dataclass(frozen=True)
+class InputCalibration:
+    """What calibration measured on one integer input of a bracket (in input units)."""
+
+    row_sumsq: float        # largest row Σ(x - mean)²
+    typical_abs_dev: float  # median |x - mean| over all rows and channels
+    abs_max: float = math.inf  # largest |x|
+
+
+def _use_wide_stats(io: _IO, opts: IntegerOnlyOptions, shift: int, calib: InputCalibration | None) -> bool:
+    if opts.ln_stats not in ("auto", "unit", "wide"):
+        raise ValueError(f"integer_only: ln_stats must be auto, unit or wide, not {opts.ln_stats!r}")
+    if opts.ln_stats != "auto":
+        return opts.ln_stats == "wide"
+    if calib is None or io.in_dtype != "int32" or shift >= 0:
+        return False
+    # int64 sums of squares must not overflow either (8x headroom, as for the unit)
+    if calib.row_sumsq * opts.ln_var_margin >= 2.0 ** 62:
+        return False
+    return calib.typical_abs_dev * 2.0 ** shift < 2.0 ** opts.ln_min_unit_bits
+
+
 def plan_layernorm(io: _IO, gamma: np.ndarray, beta: np.ndarray, opts: IntegerOnlyOptions,
-                   row_sumsq: float | None = None) -> LayerNormPlan:
-    """Pick the prescale and the read-out scales.  Without ``row_sumsq`` the shift is the
-    largest with ``N·(2·|x|max)² < 2^30`` (no overflow possible); with ``row_sumsq`` (the
-    largest calibrated ``Σ(x-mean)²`` of a row, in input units) it is the largest with
-    ``row_sumsq·4^k·ln_var_margin < 2^31``."""
+                   calib: InputCalibration | float | None = None) -> LayerNormPlan:
+    """Pick the statistics (unit or wide), the prescale and the read-out scales.  Without
+    calibration the shift is the largest with ``N·(2·|x|max)² < 2^30`` (no overflow
+    possible); with it (``calib.row_sumsq``: the largest calibrated ``Σ(x-mean)²`` of a row,
+    in input units) it is the largest with ``row_sumsq·4^k·ln_var_margin < 2^31``.  Wide
+    statistics need no prescale (shift 0)."""
+    if isinstance(calib, (int, float)):
+        calib = InputCalibration(row_sumsq=float(calib), typical_abs_dev=math.inf)
+    row_sumsq = calib.row_sumsq if calib is not None else None
     n = gamma.size
     qmax = _in_bound(io, opts.ln_int32_bound if io.in_dtype == "int32" else opts.int32_bound)
     if opts.ln_shift is not None:
@@ -307,7 +357,10 @@ def plan_layernorm(io: _IO, gamma: np.ndarray, beta: np.ndarray, opts: IntegerOn
                 break
         if shift is None:  # pragma: no cover
             raise ValueError("integer_only: no LayerNorm prescale avoids int32 overflow")
-    if row_sumsq is not None or opts.ln_shift is not None:
+    wide = _use_wide_stats(io, opts, shift, calib)
+    if wide:
+        shift = 0
+    if row_sumsq is not None or opts.ln_shift is not None or wide:
         # the shift came from data (or the user): saturate only where a left shift could
         # overflow int32; a right shift cannot, and clipping at an assumed bound would cut
         # real values (MiniLM's embedding sum exceeds 2**20 at its calibrated scale)
@@ -327,10 +380,11 @@ def plan_layernorm(io: _IO, gamma: np.ndarray, beta: np.ndarray, opts: IntegerOn
     for s in range(0, n, grp):
         need[s:s + grp] = need[s:s + grp].max()
     need = np.maximum(need, 1e-3)
-    readout = (127.0 / need).astype(np.float32)
+    levels = 32767.0 if wide else 127.0  # int16 (wide, CPU) or int8 (unit) normalized values
+    readout = (levels / need).astype(np.float32)
     norm_scale = 1.0 / readout.astype(np.float64)
-    aff = ib.ln_affine_consts(gamma, beta, norm_scale, io.out_scale)
-    return LayerNormPlan(io=io, shift=shift, clip=clip, readout_scale=readout, affine=aff)
+    aff = ib.ln_affine_consts(gamma, beta, norm_scale, io.out_scale, wide=wide)
+    return LayerNormPlan(io=io, shift=shift, clip=clip, readout_scale=readout, affine=aff, wide=wide)
 
 
 @dataclass
@@ -339,8 +393,12 @@ class IntegerOnlyReport:
 
     plans: list[tuple[str, object]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    #: LayerNorm input var name -> largest calibrated row sum of (x - mean)^2 (input units)
-    ln_row_sumsq: dict[str, float] = field(default_factory=dict)
+    #: integer input var name (LayerNorm, GELU, ...) -> what calibration measured on it
+    calibration: dict[str, InputCalibration] = field(default_factory=dict)
+
+    @property
+    def ln_row_sumsq(self) -> dict[str, float]:
+        return {k: c.row_sumsq for k, c in self.calibration.items()}
 
     def count(self, kind: str) -> int:
         return sum(1 for k, _ in self.plans if k == kind)
@@ -375,9 +433,11 @@ class _NoMatch(Exception):
     pass
 
 
-def _ln_row_sumsq(mod, samples) -> dict[str, float]:
-    """Largest ``Σ(x - mean)²`` over the rows of every LayerNorm bracket's integer input, on
-    the calibration samples (keyed by the input var's name).  Builds one probe module."""
+def _calibrate_int_inputs(mod, samples) -> dict[str, InputCalibration]:
+    """Largest row ``Σ(x - mean)²``, median ``|x - mean|`` and largest ``|x|`` of every
+    LayerNorm bracket's integer input and of every other int32 tensor that is dequantized
+    (GELU inputs among them), on the calibration samples, keyed by the var's name.  Builds
+    one probe module."""
     from tvm import relax
 
     from l2g.passes._relax_util import op_name
@@ -400,6 +460,13 @@ def _ln_row_sumsq(mod, samples) -> dict[str, float]:
         x = byname.get(dq.args[0].name)
         if x is not None and x.name not in [p.name for p in probes]:
             probes.append(x)
+    for v in bindings.values():
+        if op_name(v) != "relax.dequantize" or not isinstance(v.args[0], relax.Var):
+            continue
+        x = byname.get(v.args[0].name)
+        if (x is not None and str(getattr(x.ty, "dtype", "")) == "int32"
+                and x.name not in [p.name for p in probes]):
+            probes.append(x)
     if not probes:
         return {}
     fields = [func.body.body] + probes
@@ -408,7 +475,9 @@ def _ln_row_sumsq(mod, samples) -> dict[str, float]:
     probe_mod = nd.clone() if hasattr(nd, "clone") else nd
     probe_mod["main"] = new
     runner = build_host(relax.transform.Normalize()(probe_mod))
-    out = {p.name: 0.0 for p in probes}
+    sumsq = {p.name: 0.0 for p in probes}
+    amax = {p.name: 0.0 for p in probes}
+    devs: dict[str, list[np.ndarray]] = {p.name: [] for p in probes}
     for smp in samples:
         vals = runner(smp)[1:]
         for p, a in zip(probes, vals):
@@ -417,8 +486,12 @@ def _ln_row_sumsq(mod, samples) -> dict[str, float]:
             s = a.sum(axis=-1, keepdims=True)
             mean = np.where(s < 0, -(np.abs(s) // a.shape[-1]), s // a.shape[-1])
             d = (a - mean).astype(np.float64)
-            out[p.name] = max(out[p.name], float((d * d).sum(axis=-1).max()))
-    return out
+            sumsq[p.name] = max(sumsq[p.name], float((d * d).sum(axis=-1).max()))
+            amax[p.name] = max(amax[p.name], float(np.abs(a).max()))
+            devs[p.name].append(np.abs(d).ravel())
+    return {k: InputCalibration(row_sumsq=sumsq[k], typical_abs_dev=float(np.median(np.concatenate(devs[k]))),
+                                abs_max=amax[k])
+            for k in sumsq}
 
 
 def integer_only(mod, ctx, *, options: IntegerOnlyOptions | None = None,
@@ -435,8 +508,10 @@ def integer_only(mod, ctx, *, options: IntegerOnlyOptions | None = None,
     opts = options or IntegerOnlyOptions()
     rep = report if report is not None else IntegerOnlyReport()
     samples = list(getattr(ctx, "calib_inputs", None) or [])[: opts.ln_calib_samples]
-    ln_sumsq = _ln_row_sumsq(mod, samples) if (opts.ln_calibrate and samples and "layernorm" in opts.ops) else {}
-    rep.ln_row_sumsq = dict(ln_sumsq)
+    wants = ("layernorm" in opts.ops and opts.ln_calibrate) or ("gelu" in opts.ops and opts.gelu_range_margin)
+    calib = _calibrate_int_inputs(mod, samples) if (samples and wants) else {}
+    rep.calibration = dict(calib)
+    ln_calib = calib if opts.ln_calibrate else {}
 
     @relax.expr_functor.mutator
     class _Rewriter(relax.PyExprMutator):
@@ -563,7 +638,7 @@ def integer_only(mod, ctx, *, options: IntegerOnlyOptions | None = None,
                 n = int(dq[0].ty.shape[-1])
                 plan = plan_layernorm(io, np.broadcast_to(gamma, (n,)).astype(np.float64),
                                       np.broadcast_to(beta, (n,)).astype(np.float64), opts,
-                                      ln_sumsq.get(dq[0].name) if isinstance(dq[0], relax.Var) else None)
+                                      ln_calib.get(dq[0].name) if isinstance(dq[0], relax.Var) else None)
                 rep.plans.append(("layernorm", plan))
                 return plan.emit(bb, dq[0])
             dq = self._match_gelu_chain(y) if "gelu" in opts.ops else None
@@ -572,7 +647,7 @@ def integer_only(mod, ctx, *, options: IntegerOnlyOptions | None = None,
             io = self._io(q, dq)
             if io is None:
                 return None
-            plan = plan_gelu(io, opts)
+            plan = plan_gelu(io, opts, calib.get(dq[0].name) if isinstance(dq[0], relax.Var) else None)
             rep.plans.append(("gelu", plan))
             return plan.emit(bb, dq[0])
 

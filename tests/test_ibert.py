@@ -119,6 +119,58 @@ def test_isqrt_exact_and_newton():
     assert ib.isqrt(np.array([-5]))[0] == 0
 
 
+def test_isqrt64_newton_exact():
+    """The wide LayerNorm's 64-bit square root: exact floor on edges and random values < 2^62,
+    in numpy and in the Relax builder built for the host."""
+    import math as m
+
+    import tvm
+    from tvm import relax
+
+    rng = np.random.default_rng(3)
+    ks = rng.integers(0, 1 << 31, 3000, dtype=np.int64)
+    n = np.concatenate([ks * ks, ks * ks - 1, ks * ks + 1, rng.integers(0, 1 << 62, 20000, dtype=np.int64),
+                        rng.integers(0, 1 << 20, 2000, dtype=np.int64),
+                        np.array([0, 1, 2, 3, 4, (1 << 62) - 1, 1 << 61, (1 << 32) - 1, 1 << 32], np.int64)])
+    n = n[n >= 0]
+    want = np.array([m.isqrt(int(v)) for v in n], np.int64)
+    assert np.array_equal(ib.isqrt64_newton(n), want)
+    assert ib.isqrt64_newton(np.array([-9], np.int64))[0] == 0
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((n.size,), "int64"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            out = bb.emit_output(ib.emit_isqrt64(bb, x))
+        bb.emit_func_output(out)
+    vm = relax.VirtualMachine(relax.build(bb.get(), tvm.target.Target({"kind": "llvm"})), tvm.cpu())
+    assert np.array_equal(vm["main"](tvm.runtime.tensor(n)).numpy(), want)
+
+
+def test_layernorm_wide_keeps_small_channels_next_to_outliers():
+    """A MiniLM-like row (two channels ~220x the others): the wide statistics keep the
+    ordinary channels exact where the unit, after the prescale its int32 sum needs, cannot."""
+    rng = np.random.default_rng(5)
+    C = 384
+    x = rng.normal(0, 4800, (8, C))
+    x[:, 7] = 1.05e6
+    x[:, 300] = -9.8e5
+    x = x.astype(np.int32)
+    mean, sd = x.astype(np.float64).mean(-1, keepdims=True), x.astype(np.float64).std(-1, keepdims=True)
+    # read-out scale for the ordinary channels (the compiler picks one per 16-column group):
+    # they lie within +-0.3 row standard deviations, which the outliers inflate
+    S = np.float32(127 / 0.3)
+    exact = np.clip(np.rint((x - mean) / sd * S), -128, 127)
+    wide = ib.layernorm_wide(x, S, "int8").astype(np.float64)
+    shift = -8  # what the unit's int32 variance sum needs on this row (see integer_only)
+    unit = ib.layernorm_unit(ib.shift_scale(x, shift), S).astype(np.float64)
+    small = np.ones(C, bool)
+    small[[7, 300]] = False
+    assert np.abs(wide - exact)[:, small].max() <= 1
+    err_wide = np.abs(wide - exact)[:, small].mean()
+    err_unit = np.abs(unit - exact)[:, small].mean()
+    assert err_unit > 3 * err_wide, (err_wide, err_unit)
+
+
 @pytest.mark.slow
 def test_isqrt_newton_exhaustive_int32():
     """All 2^31 non-negative int32 values (several minutes on one core)."""
@@ -188,6 +240,8 @@ def relax_kernels():
     gamma = rng.normal(1.0, 0.5, C).astype(np.float32)
     beta = rng.normal(0.0, 0.3, C).astype(np.float32)
     aff = ib.ln_affine_consts(gamma, beta, norm_scale=1 / 16, out_scale=0.05)
+    ln_cols = rng.uniform(2.0, 40.0, C).astype(np.float32)
+    aff_wide = ib.ln_affine_consts(gamma, beta, norm_scale=1 / 4096, out_scale=0.05, wide=True)
     specs = {
         "igelu": (lambda bb, x: ib.emit_igelu(bb, x, g), lambda x: ib.igelu(x, g), "int32"),
         "igelu2": (lambda bb, x: ib.emit_igelu(bb, x, g2), lambda x: ib.igelu(x, g2), "int32"),
@@ -204,6 +258,10 @@ def relax_kernels():
                       lambda x: ib.layernorm_unit(x, 16.0), "int32"),
         "layernorm_odd": (lambda bb, x: ib.emit_layernorm_unit(bb, x, 3.3),
                           lambda x: ib.layernorm_unit(x, 3.3), "int32"),
+        "layernorm_wide": (lambda bb, x: ib.emit_layernorm_wide(bb, x, 16.0),
+                           lambda x: ib.layernorm_wide(x, 16.0), "int32"),
+        "layernorm_wide_cols": (lambda bb, x: ib.emit_layernorm_wide(bb, x, ln_cols),
+                                lambda x: ib.layernorm_wide(x, ln_cols), "int32"),
         "isqrt": (lambda bb, x: ib.emit_isqrt(bb, x), lambda x: ib.isqrt(x), "int32"),
         "shl3": (lambda bb, x: ib.emit_shift_scale(bb, x, 3), lambda x: ib.shift_scale(x, 3), "int32"),
         "rrs5": (lambda bb, x: ib.emit_shift_scale(bb, x, -5), lambda x: ib.shift_scale(x, -5), "int32"),
@@ -213,6 +271,8 @@ def relax_kernels():
                          lambda x: ib.acc_scale(x, 0.5, 3, "uint8"), "int32"),
         "ln_affine": (lambda bb, x: ib.emit_ln_affine(bb, x, aff, 0, "int8"),
                       lambda x: ib.ln_affine(x, aff, 0, "int8"), "int8"),
+        "ln_affine_wide": (lambda bb, x: ib.emit_ln_affine(bb, x, aff_wide, 0, "int8"),
+                           lambda x: ib.ln_affine(x, aff_wide, 0, "int8"), "int32"),
     }
     bb = relax.BlockBuilder()
     for name, (emit, _, dt) in specs.items():
@@ -247,8 +307,9 @@ def _inputs(kind, shape, rng):
 
 
 @pytest.mark.parametrize("name", ["igelu", "igelu2", "igelu_unit", "iexp", "iexp2", "softmax", "softmax2",
-                                  "softmax_s", "layernorm", "layernorm_odd", "isqrt", "shl3", "rrs5",
-                                  "acc_scale", "acc_scale_zp", "ln_affine"])
+                                  "softmax_s", "layernorm", "layernorm_odd", "layernorm_wide",
+                                  "layernorm_wide_cols", "isqrt", "shl3", "rrs5",
+                                  "acc_scale", "acc_scale_zp", "ln_affine", "ln_affine_wide"])
 def test_relax_bit_exact(relax_kernels, name):
     specs, run, shape = relax_kernels
     _, ref, dt = specs[name]

@@ -311,3 +311,65 @@ def test_layernorm_calibrated_prescale():
     e1 = np.max(np.abs(got * s_out - real))
     print(f"\nLN int32: worst-case shift {p0.shift}: err {e0:.4f}; calibrated shift {p1.shift}: err {e1:.4f}")
     assert e1 <= e0 + 1e-9
+
+
+def test_layernorm_wide_stats_for_outlier_rows():
+    """Rows whose ordinary channels would keep too few bits after the unit's prescale (two
+    outlier channels ~250x the rest, as in MiniLM) get int64 statistics on the CPU: no
+    prescale, bit-exact with the plan's numpy reference, and no worse than the unit."""
+    from l2g.passes.integer_only import IntegerOnlyOptions
+    from l2g.passes.pipeline import CompileContext
+
+    shape, dtype, s_in, body, s_out, _ = CASES["layernorm_int32"]
+    mod = _bracket(shape, dtype, s_in, body, s_out)
+
+    def gen(rng):
+        real = np.concatenate([rng.normal(0, 0.1, (6, 62)), rng.normal(0, 25.0, (6, 2))], -1)
+        return np.rint(real / s_in).clip(-2**20, 2**20).astype(np.int32)
+
+    rng = np.random.default_rng(9)
+    ctx = CompileContext(calib_inputs=[{"x": gen(rng)} for _ in range(2)])
+    rep_w, rep_u = IntegerOnlyReport(), IntegerOnlyReport()
+    wide = integer_only(mod, ctx, report=rep_w)
+    integer_only(mod, ctx, options=IntegerOnlyOptions(ln_stats="unit"), report=rep_u)
+    (_, pw), (_, pu) = rep_w.plans[0], rep_u.plans[0]
+    assert pw.wide and pw.shift == 0 and not pu.wide and pu.shift < 0
+    assert "layernorm_unit" not in str(wide)  # plain CPU code, no unit call
+    x = gen(rng)
+    got = build_host(wide)(x)
+    assert np.array_equal(got, pw.reference(x))
+    real = np.clip(_float_real("layernorm_int32", x), -128 * s_out, 127 * s_out)
+    e_w = np.max(np.abs(got * s_out - real))
+    e_u = np.max(np.abs(pu.reference(x) * s_out - real))
+    assert e_w <= e_u + 1e-9, (e_w, e_u)
+
+
+def test_gelu_calibrated_input_bound():
+    """An int32 GELU input (an FFN accumulator) is bounded by its calibrated |x| max, not the
+    worst-case 2**24: the prescale gets finer, stays bit-exact, and the error does not grow."""
+    import math
+
+    from l2g.passes.pipeline import CompileContext
+
+    s_in, s_out, shape = 2.35e-5, 8.0 / 127, (8, 64)
+    mod = _bracket(shape, "int32", s_in, lambda bb, xf: bb.emit(op.nn.gelu(xf)), s_out)
+
+    def gen(rng):
+        return np.rint(rng.normal(0, 2.0, shape) / s_in).astype(np.int32)
+
+    rng = np.random.default_rng(10)
+    ctx = CompileContext(calib_inputs=[{"x": gen(rng)} for _ in range(2)])
+    rep0, rep1 = IntegerOnlyReport(), IntegerOnlyReport()
+    integer_only(mod, None, report=rep0)
+    new = integer_only(mod, ctx, report=rep1)
+    (_, p0), (_, p1) = rep0.plans[0], rep1.plans[0]
+    assert p1.shift > p0.shift
+    x = gen(rng)
+    got = build_host(new)(x)
+    assert np.array_equal(got, p1.reference(x))
+    xf = x.astype(np.float64) * np.float32(s_in)
+    real = np.clip(0.5 * xf * (1 + np.vectorize(math.erf)(xf / math.sqrt(2))), -128 * s_out, 127 * s_out)
+    e0 = np.max(np.abs(p0.reference(x) * s_out - real))
+    e1 = np.max(np.abs(got * s_out - real))
+    print(f"\nGELU int32: worst-case shift {p0.shift}: err {e0:.4f}; calibrated shift {p1.shift}: err {e1:.4f}")
+    assert e1 <= e0 + 1e-9
