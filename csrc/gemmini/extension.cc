@@ -110,7 +110,7 @@ uint64_t Gemmini::execute(processor_t* p, uint32_t funct, uint64_t rs1, uint64_t
   count[m]++;
   if (timing_on) {
     if (m == M_COUNTER || m == M_FENCE) timing.sync(minstret);  // the CPU waits for Gemmini
-    else cpu_issue_time = timing.cpu_issue(minstret, unit_of(m));
+    else cpu_issue_time = timing.cpu_issue(minstret, unit_of(m), m >= M_LOOP_WS && m <= M_LOOP_CONV_WS_CONFIG_6);
   }
   if (trace)
     std::fprintf(stderr, "gemmini: trace: %s rs1=0x%" PRIx64 " rs2=0x%" PRIx64 " minstret=%" PRIu64 " issue=%" PRIu64

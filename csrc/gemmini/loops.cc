@@ -14,8 +14,14 @@ constexpr uint32_t ACC_BIT = 1u << 31, ACCUM_BIT = 1u << 30, FULL_BIT = 1u << 29
 
 struct LoopScope {
   Gemmini& g;
-  explicit LoopScope(Gemmini& gg) : g(gg) { g.in_loop = true; }
-  ~LoopScope() { g.in_loop = false; }  // sub_op survives unwinding for the error message
+  explicit LoopScope(Gemmini& gg) : g(gg) {
+    g.in_loop = true;
+    if (g.timing_on) g.timing.loop_begin(g.cpu_issue_time);
+  }
+  ~LoopScope() {  // sub_op survives unwinding for the error message
+    g.in_loop = false;
+    if (g.timing_on) g.timing.loop_end();
+  }
 };
 }  // namespace
 

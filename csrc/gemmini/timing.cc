@@ -37,11 +37,15 @@ uint64_t Timing::rs_slot_free(int unit) const {
   return ring_[unit][ring_pos_[unit]];
 }
 
-uint64_t Timing::cpu_issue(uint64_t minstret, int unit) {
+uint64_t Timing::cpu_issue(uint64_t minstret, int unit, bool loop_cmd) {
   note_minstret(minstret);
   uint64_t now = cpu_now(minstret);
   uint64_t t = std::max(now, issue_cursor_ + tp_.cmd_issue_cycles);
   if (unit >= 0) t = std::max(t, rs_slot_free(unit));
+  // The RTL's loop unroller sits in front of the command queues: a loop instruction (or
+  // one of its configs) waits for a free loop slot, any other command until no loop is
+  // left unrolling, so it cannot overtake a loop's commands.
+  t = std::max(t, loop_cmd ? loop_slot_end_[loop_pos_] : loops_idle());
   if (t > now) {
     // RoCC backpressure: the CPU cannot retire the command until Gemmini accepts it.
     stats.cpu_stall_cycles += t - now;
@@ -53,10 +57,23 @@ uint64_t Timing::cpu_issue(uint64_t minstret, int unit) {
   return t;
 }
 
+void Timing::loop_begin(uint64_t issue) {
+  loop_start_ = std::max(issue, loop_slot_end_[loop_pos_]);
+  loop_last_issue_ = loop_start_;
+}
+
+void Timing::loop_end() {
+  loop_slot_end_[loop_pos_] = loop_last_issue_;
+  loop_pos_ ^= 1;
+}
+
 uint64_t Timing::loop_issue(int unit) {
-  uint64_t t = issue_cursor_ + tp_.cmd_issue_cycles;
-  if (unit >= 0) t = std::max(t, rs_slot_free(unit));
-  issue_cursor_ = t;
+  // (the RTL's arbiter merging the state machines passes one command per cycle; a tile
+  // compute takes DIM cycles, so that shared port is not modelled)
+  uint64_t t = std::max(loop_start_, loop_cursor_[unit] + tp_.cmd_issue_cycles);
+  t = std::max(t, rs_slot_free(unit));
+  loop_cursor_[unit] = t;
+  loop_last_issue_ = std::max(loop_last_issue_, t);
   return t;
 }
 
@@ -112,7 +129,7 @@ uint64_t Timing::schedule(Unit unit, uint64_t issue, uint64_t occupancy, uint64_
 uint64_t Timing::sync(uint64_t minstret) {
   note_minstret(minstret);
   uint64_t now = cpu_now(minstret);
-  uint64_t done = std::max(last_completion_, issue_cursor_);
+  uint64_t done = std::max({last_completion_, issue_cursor_, loops_idle()});
   if (done > now) {
     stats.cpu_stall_cycles += done - now;
     stats.sync_stall_cycles += done - now;
@@ -124,7 +141,7 @@ uint64_t Timing::sync(uint64_t minstret) {
 }
 
 uint64_t Timing::total_cycles() const {
-  return std::max({last_seen_cpu(), last_completion_, issue_cursor_});
+  return std::max({last_seen_cpu(), last_completion_, issue_cursor_, loops_idle()});
 }
 
 }  // namespace gemmini

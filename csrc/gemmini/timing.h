@@ -15,6 +15,7 @@
 // gemmini_isa.h emits one after the RISC-V fence, since Spike extensions cannot observe
 // fences) and at the end of the program.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -49,9 +50,19 @@ class Timing {
   bool enabled() const { return enabled_; }
 
   // The CPU sends one command.  `unit` is the queue it goes to, or -1 for commands that
-  // only update configuration registers.  Returns the cycle at which it enters Gemmini.
-  uint64_t cpu_issue(uint64_t minstret, int unit);
-  // The loop unroller (loop_ws / loop_conv_ws FSM) issues one primitive command.
+  // only update configuration registers; `loop_cmd` marks loop instructions and their
+  // configs.  Returns the cycle at which it enters Gemmini.
+  uint64_t cpu_issue(uint64_t minstret, int unit, bool loop_cmd);
+
+  // The loop unrollers, as in the RTL (LoopMatmul / LoopConv): up to two loop instructions
+  // are held at once, and each loop's load, execute and store commands come from separate
+  // state machines that each move on to the next loop as soon as they have issued their
+  // share of this one.  So the next loop's operand loads are issued while this loop's
+  // computes still run (into the other scratchpad half), and a store waiting for a free
+  // store-queue slot does not hold back the computes behind it.  loop_begin/loop_end
+  // bracket one loop instruction; loop_issue issues one of its primitive commands.
+  void loop_begin(uint64_t issue);
+  void loop_end();
   uint64_t loop_issue(int unit);
 
   // Schedule one command on `unit`; returns its completion cycle.
@@ -108,7 +119,15 @@ class Timing {
   std::vector<uint64_t> ring_[U_NUM];
   size_t ring_pos_[U_NUM] = {0, 0, 0};
 
-  uint64_t issue_cursor_ = 0;  // when the last command entered Gemmini
+  uint64_t issue_cursor_ = 0;  // when the last CPU-issued command entered Gemmini
+  // Loop unrollers: when each unit's state machine issued its last command, when the
+  // current loop was accepted, and when each of the two loop slots finished issuing (the
+  // slot at loop_pos_ holds the older loop, the one the next loop instruction waits for).
+  uint64_t loop_cursor_[U_NUM] = {0, 0, 0};
+  uint64_t loop_start_ = 0, loop_last_issue_ = 0;
+  uint64_t loop_slot_end_[2] = {0, 0};
+  int loop_pos_ = 0;
+  uint64_t loops_idle() const { return std::max(loop_slot_end_[0], loop_slot_end_[1]); }
   double cpu_base_ = 0;        // CPU time at minstret_base_
   uint64_t minstret_base_ = 0;
   uint64_t last_minstret_ = 0;

@@ -169,18 +169,29 @@ static inline void l2g_layernorm_unit(const acc_t *x, elem_t *out, size_t rows, 
   gemmini_fence();
 }
 
-/* out = ACC_SCALE(igelu(x), scale), elementwise, through the unit's IGELU read-out. */
+/* out = ACC_SCALE(igelu(x), scale), elementwise, through the unit's IGELU read-out.
+ * Elementwise, so unlike softmax / LayerNorm no whole row has to sit in the accumulator:
+ * column chunks of up to half the accumulator alternate between its halves, so the next
+ * chunk's mvins overlap this chunk's read-outs (wide FFN rows, 3072 columns, exceed it). */
 static inline void l2g_igelu_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
                                   float scale) {
+  const size_t chunk = ACC_ROWS / 2 / DIM * DIM;
+  size_t half = 0;
   l2g__norm_config_load(cols);
   gemmini_extended_config_st(cols * sizeof(elem_t), IGELU, scale);
   gemmini_config_norm(0, 0, 0, 0, 0, qb, qc);
   for (size_t r0 = 0; r0 < rows; r0 += DIM) {
     const size_t n = rows - r0 < DIM ? rows - r0 : DIM;
-    l2g__norm_load_block(x, r0, n, cols);
-    for (size_t c0 = 0; c0 < cols; c0 += DIM) {
-      const size_t w = cols - c0 < DIM ? cols - c0 : DIM;
-      gemmini_extended_mvout(out + r0 * cols + c0, L2G_ACC_ADDR(c0), w, n);
+    for (size_t k0 = 0; k0 < cols; k0 += chunk, half ^= ACC_ROWS / 2) {
+      const size_t kw = cols - k0 < chunk ? cols - k0 : chunk;
+      for (size_t c0 = 0; c0 < kw; c0 += DIM) {
+        const size_t w = kw - c0 < DIM ? kw - c0 : DIM;
+        gemmini_extended_mvin(x + r0 * cols + k0 + c0, L2G_ACC_ADDR(half + c0), w, n);
+      }
+      for (size_t c0 = 0; c0 < kw; c0 += DIM) {
+        const size_t w = kw - c0 < DIM ? kw - c0 : DIM;
+        gemmini_extended_mvout(out + r0 * cols + k0 + c0, L2G_ACC_ADDR(half + c0), w, n);
+      }
     }
   }
   gemmini_fence();
