@@ -173,3 +173,33 @@ def test_float_rounding_edge_cases_bit_exact(tmp_path):
     _, res = _run_on_spike(mod, tmp_path, {"x": xs})
     (ref,) = _host_reference(mod, xs)
     np.testing.assert_array_equal(res.outputs["output0"].view(np.uint32), ref.view(np.uint32))
+
+
+def test_requantize_round_clamp_matches_host_on_edge_values(tmp_path):
+    """cast(int, clip(round(x))) is printed as one fmax/fmin/fcvt helper (l2g_round_clamp_f32):
+    ties, values beyond the bounds and int32, infinities, NaN and -0.0 must still give TVM's
+    LLVM results, for both clamp orders (NaN goes to a different bound in each)."""
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((32,), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            # one round per chain: a shared round would be its own kernel, outside the pattern
+            a = bb.emit(relax.op.astype(relax.op.clip(relax.op.round(x), -128, 127), "int8"))  # max(min(r, hi), lo)
+            lo, hi = relax.const(-128.0, "float32"), relax.const(127.0, "float32")
+            b = bb.emit(relax.op.astype(relax.op.minimum(relax.op.maximum(relax.op.round(x), lo), hi), "int8"))
+            c = bb.emit(relax.op.astype(relax.op.clip(relax.op.round(x), -2147483520, 2147483520), "int32"))
+            o = bb.emit_output((a, b, c))
+        bb.emit_func_output(o)
+    mod = bb.get()
+    vals = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -0.0, 126.5, 127.5, -128.5, -129.5, 1e10, -1e10, 3e9, -3e9,
+            2147483520.0, 2147483648.0, -2147483648.0, np.inf, -np.inf, np.nan, 8388607.5, 0.49999997,
+            -0.49999997, 5.5, -5.5, 100.25, -100.75, 16777217.0, 1.0e-30, -1.0e-30, 42.0]
+    inputs = {"x": np.array(vals, dtype=np.float32)}
+    from l2g.codegen.gemmini.compile import lower_cpu_ops
+
+    prog = emit_program(lower_cpu_ops(mod), tmp_path)  # fused and inlined, as `l2g compile` does
+    assert prog.c_path.read_text().count("l2g_round_clamp_f32(") >= 4  # definition + three uses
+    res = run_elf(build_elf(prog.sources, extra_cflags=CFLAGS), gemmini=False, inputs=inputs)
+    ref = _host_reference(mod, inputs["x"])
+    for i, r in enumerate(ref):
+        np.testing.assert_array_equal(res.outputs[f"output{i}"], r, err_msg=f"output{i}")

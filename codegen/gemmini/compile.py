@@ -215,35 +215,101 @@ def lower_cpu_ops(mod: tvm.IRModule) -> tvm.IRModule:
 def inline_elementwise(mod: tvm.IRModule) -> tvm.IRModule:
     """Inside each fused kernel, compute elementwise producers where they are consumed rather
     than through intermediate arrays (same arithmetic per element, one loop nest)."""
-    from tvm.s_tir import dlight
+    out = {}
+    for gv, f in mod.functions.items():
+        if isinstance(f, tvm.tirx.PrimFunc) and not (f.attrs is not None and "tirx.is_scheduled" in f.attrs):
+            f = _inline_pointwise(f)
+        out[gv] = f
+    return tvm.IRModule(out, attrs=mod.attrs)
 
-    with tvm.target.Target({"kind": "llvm"}):
-        return dlight.ApplyDefaultSchedule(_InlineElementwise())(mod)
+
+def _domain(block) -> int:
+    n = 1
+    for iv in block.iter_vars:
+        ext = iv.dom.extent
+        if not isinstance(ext, tvm.tirx.IntImm):
+            return -1
+        n *= int(ext.value)
+    return n
 
 
-MAX_INLINE_BLOCKS = 40
+#: Largest expression (in TIR nodes) inlining may build in one block.  A chain whose blocks
+#: each read their producer several times (isqrt's Newton steps, rounding shifts) grows
+#: exponentially when inlined; GCC would CSE it again, but TVM's analyses on the way there
+#: would take minutes.
+MAX_INLINED_NODES = 400
 
 
-class _InlineElementwise:
-    """dlight rule: inline every spatial block into its consumer (or producer) where legal."""
+_CHILD_FIELDS = ("a", "b", "value", "condition", "true_value", "false_value", "args", "indices",
+                 "seq", "body", "then_case", "else_case")
 
-    def __new__(cls):
-        from tvm.s_tir import dlight
 
-        class Rule(dlight.ScheduleRule):
-            def apply(self, func, target, tunable):
-                if not isinstance(func, tvm.tirx.PrimFunc):
-                    return None
-                sch = tvm.s_tir.Schedule(func)
-                blocks = dlight.normalize_prim_func(sch)
-                # try_inline's search is quadratic with costly analyses per attempt; long
-                # integer chains (isqrt's Newton steps) would take minutes for little gain
-                if blocks is None or len(blocks) > MAX_INLINE_BLOCKS:
-                    return None
-                dlight.try_inline(sch, blocks)
-                return sch
+def _walk(node, fn) -> None:
+    """Visit ``node`` and every TIR node below it (TVM 0.27 has no Python TIR visitor)."""
+    fn(node)
+    for name in _CHILD_FIELDS:
+        child = getattr(node, name, None)
+        if child is None or isinstance(child, (int, float, str)):
+            continue
+        if isinstance(child, tvm.runtime.Object) and not hasattr(child, "__len__"):
+            _walk(child, fn)
+        elif hasattr(child, "__len__"):
+            for c in child:
+                _walk(c, fn)
 
-        return Rule()
+
+def _expr_nodes(block) -> int:
+    n = [0]
+    _walk(block.body, lambda _: n.__setitem__(0, n[0] + 1))
+    return n[0]
+
+
+def _loads_of(block, buf) -> int:
+    n = [0]
+
+    def visit(node):
+        src = getattr(node, "source", None) if type(node).__name__ in ("TensorLoad", "BufferLoad") else None
+        if src is None and type(node).__name__ == "BufferLoad":
+            src = node.buffer
+        if src is not None and src.same_as(buf):
+            n[0] += 1
+
+    _walk(block.body, visit)
+    return n[0]
+
+
+def _inline_pointwise(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
+    """Inline every block into its consumers unless a consumer runs more instances than the
+    block has (a per-row value, e.g. a LayerNorm's isqrt, broadcast over the row would be
+    recomputed for every element) or the inlined expression would exceed MAX_INLINED_NODES.
+    One sweep from the last block back: a block's consumers are final by the time it is
+    visited, so each block costs one inlining attempt (dlight's try_inline retries every
+    block after each success, which is quadratic)."""
+    sch = tvm.s_tir.Schedule(func)
+    try:
+        blocks = sch.get_child_blocks(sch.get_sblock("root"))
+    except Exception:  # no root block: nothing to schedule
+        return func
+    for b in reversed(blocks):
+        consumers = sch.get_consumers(b)
+        if not consumers:
+            continue
+        block = sch.get(b)
+        size = _domain(block)
+        if size < 0 or len(block.writes) != 1:
+            continue
+        cblocks = [sch.get(c) for c in consumers]
+        if any(not 0 <= _domain(c) <= size for c in cblocks):
+            continue
+        nodes = _expr_nodes(block)
+        buf = block.writes[0].source
+        if any(_expr_nodes(c) + _loads_of(c, buf) * nodes > MAX_INLINED_NODES for c in cblocks):
+            continue
+        try:
+            sch.compute_inline(b)
+        except Exception:  # not inlinable (a reduction, an output, an opaque access)
+            continue
+    return sch.mod["main"]
 
 
 def _place_norm_units(mod: tvm.IRModule, cfg: GemminiConfig | None) -> tvm.IRModule:
@@ -285,8 +351,12 @@ def compile_model(
     seq_len: int = 128,
     calib_texts: Sequence[str] = (),
     dump_ir: bool = False,
+    debug_reference: bool = True,
 ) -> Manifest:
-    """Compile a Hugging Face model dir or an ONNX file end to end."""
+    """Compile a Hugging Face model dir or an ONNX file end to end.
+
+    ``debug_reference=False`` skips the op-by-op host reference, which only localizes a
+    ``--check`` mismatch and can take longer to build than the program (benchmarks)."""
     from l2g.frontend.load import load_onnx
     from l2g.passes.pipeline import CompileContext, Pipeline
 
@@ -329,7 +399,8 @@ def compile_model(
     t0 = time.perf_counter()
     qmod = Pipeline.preset(preset, dump).run(mod, ctx)
     secs["passes"] = time.perf_counter() - t0
-    manifest = compile_module(qmod, out_dir, config=config, mode=mode, dump_ir_dir=dump, manifest_extra=extra)
+    manifest = compile_module(qmod, out_dir, config=config, mode=mode, dump_ir_dir=dump, manifest_extra=extra,
+                              debug_reference=debug_reference)
     manifest.compile_seconds = {**secs, **manifest.compile_seconds}
     manifest.save(out_dir / "manifest.json")
     return manifest

@@ -106,6 +106,25 @@ static inline double l2g_nearbyint(double x) {
   __asm__("fcvt.l.d %0, %1, rne" : "=r"(i) : "f"(x));
   return __builtin_copysign((double)i, x);
 }
+/* (int)clip(nearbyint(x), lo, hi) for integral lo <= hi within int32, the requantization
+ * pattern, in three instructions: clamping before rounding gives the same integer when the
+ * bounds are integral, fmin.s/fmax.s return the non-NaN operand (so NaN becomes the bound the
+ * TIR form picks: max(min(r, hi), lo) gives hi, min(max(r, lo), hi) gives lo, nan_lo), and
+ * fcvt.w.s rounds ties to even, exact for a value within the bounds. */
+static inline int32_t l2g_round_clamp_f32(float x, float lo, float hi, int nan_lo) {
+  /* GCC calls libm's fminf/fmaxf (sNaN rules) instead of emitting the instructions */
+  float c = x;
+  if (nan_lo) {
+    __asm__("fmax.s %0, %0, %1" : "+f"(c) : "f"(lo));
+    __asm__("fmin.s %0, %0, %1" : "+f"(c) : "f"(hi));
+  } else {
+    __asm__("fmin.s %0, %0, %1" : "+f"(c) : "f"(hi));
+    __asm__("fmax.s %0, %0, %1" : "+f"(c) : "f"(lo));
+  }
+  long i; /* fcvt.w.s sign-extends to 64 bits: no extra sext.w */
+  __asm__("fcvt.w.s %0, %1, rne" : "=r"(i) : "f"(c));
+  return (int32_t)i;
+}
 #define L2G_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define L2G_MAX(a, b) ((a) > (b) ? (a) : (b))
 """
@@ -186,6 +205,13 @@ class _Printer:
     names: dict = field(default_factory=dict)  # var -> C name
     used: set = field(default_factory=set)
     storages: dict = field(default_factory=dict)  # root var -> _Storage
+    # common-subexpression elimination inside one stored value (see store_value)
+    cse_mode: str = ""  # "" | "count" | "emit"
+    cse_canon: dict = field(default_factory=dict)  # node -> its C text without temporaries
+    cse_stats: dict = field(default_factory=dict)  # C text -> [count, unconditional?, has load?]
+    cse_hoist: set = field(default_factory=set)
+    cse_temps: dict = field(default_factory=dict)  # C text -> temporary's name
+    cse_cond: int = 0  # > 0 while printing an operand that C evaluates conditionally
 
     # ---- naming ------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
@@ -241,7 +267,8 @@ class _Printer:
         elif kind == "For":
             self.for_(s)
         elif kind == "BufferStore":
-            self.emit(f"{self.buffer_ref(s.buffer, s.indices)} = {self.expr(s.value)};")
+            value = self.store_value(s.value)
+            self.emit(f"{self.buffer_ref(s.buffer, s.indices)} = {value};")
         elif kind == "IfThenElse":
             self.emit(f"if ({self.expr(s.condition)}) {{")
             self.block(s.then_case)
@@ -307,6 +334,58 @@ class _Printer:
         self.block(s.body)
         self.emit("}")
 
+    # ---- common subexpressions ----------------------------------------------------------------
+    def store_value(self, e) -> str:
+        """The C text of a stored value, with every subexpression that occurs more than once
+        computed once into a ``const`` temporary first.  Inlined elementwise chains repeat
+        their producers (a rounding shift reads its operand four times, each operand holding
+        two requantizations); GCC does not merge them across the branches of the float
+        min/max clamps.  A repeated subexpression is hoisted only where evaluating it
+        unconditionally is safe: it has an unconditional occurrence or reads no memory (a
+        guarded load could be out of bounds)."""
+        self.cse_canon, self.cse_stats = {}, {}
+        self.cse_mode = "count"
+        self.expr(e)
+        self.cse_hoist = {t for t, (n, uncond, load) in self.cse_stats.items() if n > 1 and (uncond or not load)}
+        self.cse_mode = "emit" if self.cse_hoist else ""
+        self.cse_temps = {}
+        try:
+            return self.expr(e)
+        finally:
+            self.cse_mode = ""
+            self.cse_canon, self.cse_stats, self.cse_hoist, self.cse_temps = {}, {}, set(), {}
+
+    def conditional(self, e) -> str:
+        """Print an operand C may not evaluate (a branch of ``?:``, the right of ``&&``)."""
+        self.cse_cond += 1
+        try:
+            return self.expr(e)
+        finally:
+            self.cse_cond -= 1
+
+    def expr(self, e) -> str:
+        if not self.cse_mode or type(e).__name__ in ("IntImm", "FloatImm", "Var"):
+            return self.expr_text(e)
+        if self.cse_mode == "count":
+            text = self.expr_text(e)
+            self.cse_canon[e] = text
+            st = self.cse_stats.setdefault(text, [0, False, False])
+            st[0] += 1
+            st[1] = st[1] or self.cse_cond == 0
+            st[2] = st[2] or type(e).__name__ in ("TensorLoad", "BufferLoad") or any(
+                self.cse_stats.get(self.cse_canon.get(c), (0, 0, False))[2] for c in _operands(e))
+            return text
+        canon = self.cse_canon.get(e)
+        if canon is not None and canon in self.cse_temps:
+            return self.cse_temps[canon]
+        text = self.expr_text(e)
+        if canon in self.cse_hoist:
+            name = self.fresh("t")
+            self.emit(f"const {c_type(dtype_of(e))} {name} = {text};")
+            self.cse_temps[canon] = name
+            return name
+        return text
+
     # ---- expressions -------------------------------------------------------------------------
     _BINOPS = {
         "Add": "+", "Sub": "-", "Mul": "*", "EQ": "==", "NE": "!=", "LT": "<", "LE": "<=",
@@ -314,7 +393,7 @@ class _Printer:
         "BitwiseXor": "^", "LShift": "<<", "RShift": ">>",
     }
 
-    def expr(self, e) -> str:
+    def expr_text(self, e) -> str:
         kind = type(e).__name__
         if kind == "IntImm":
             return c_int_literal(int(e.value), dtype_of(e))
@@ -327,6 +406,8 @@ class _Printer:
             if src is None:
                 src = e.buffer
             return self.buffer_ref(src, e.indices)
+        if kind in ("And", "Or"):
+            return f"({self.expr(e.a)} {self._BINOPS[kind]} {self.conditional(e.b)})"
         if kind in self._BINOPS:
             return f"({self.expr(e.a)} {self._BINOPS[kind]} {self.expr(e.b)})"
         if kind == "Div":
@@ -349,8 +430,11 @@ class _Printer:
         if kind == "BitwiseNot":
             return f"(~{self.expr(e.a)})"
         if kind == "Select":
-            return f"({self.expr(e.condition)} ? {self.expr(e.true_value)} : {self.expr(e.false_value)})"
+            return f"({self.expr(e.condition)} ? {self.conditional(e.true_value)} : {self.conditional(e.false_value)})"
         if kind == "Cast":
+            rc = self.round_clamp(e)
+            if rc is not None:
+                return rc
             return f"(({c_type(dtype_of(e))}){self.expr(e.value)})"
         if kind == "Let":
             raise UnsupportedTIR(f"{self.func_name}: Let expression")
@@ -360,6 +444,8 @@ class _Printer:
 
     def call(self, e) -> str:
         name = e.op.name if hasattr(e.op, "name") else str(e.op)
+        if name == "tirx.if_then_else":
+            return f"({self.expr(e.args[0])} ? {self.conditional(e.args[1])} : {self.conditional(e.args[2])})"
         args = [self.expr(a) for a in e.args]
         dtype = dtype_of(e)
         if name in MATH_CALLS:
@@ -398,6 +484,49 @@ class _Printer:
             ex = "expf" if dtype == "float32" else "exp"
             return f"({one} / ({one} + {ex}(-({args[0]}))))"
         raise UnsupportedTIR(f"{self.func_name}: TIR intrinsic {name} is not supported by the C printer")
+
+
+    def round_clamp(self, e) -> str | None:
+        """``Cast(int, clip(round(x), lo, hi))`` with float32 ``x`` and integral bounds in int32
+        range as one ``l2g_round_clamp_f32`` (see the prelude), else None."""
+        dt = dtype_of(e)
+        if not dt.startswith("int"):
+            return None
+        outer = e.value
+        ok, ik = type(outer).__name__, type(getattr(outer, "a", None)).__name__
+        if {ok, ik} != {"Min", "Max"}:
+            return None
+        inner = outer.a
+        if type(outer.b).__name__ != "FloatImm" or type(inner.b).__name__ != "FloatImm":
+            return None
+        rnd = inner.a
+        if type(rnd).__name__ != "Call" or getattr(rnd.op, "name", "") not in ("tirx.round", "tirx.nearbyint"):
+            return None
+        x = rnd.args[0]
+        if dtype_of(x) != "float32":
+            return None
+        if ok == "Max":  # max(min(r, hi), lo): NaN -> hi
+            lo, hi, nan_lo = float(outer.b.value), float(inner.b.value), 0
+        else:  # min(max(r, lo), hi): NaN -> lo
+            lo, hi, nan_lo = float(inner.b.value), float(outer.b.value), 1
+        bits = int(dt[3:])
+        tmin, tmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        if not (lo.is_integer() and hi.is_integer() and max(tmin, -(2**31)) <= lo <= hi <= min(tmax, 2**31 - 1)):
+            return None
+        flo, fhi = c_float_literal(lo, "float32"), c_float_literal(hi, "float32")
+        return f"(({c_type(dt)})l2g_round_clamp_f32({self.expr(x)}, {flo}, {fhi}, {nan_lo}))"
+
+
+def _operands(e) -> list:
+    """The direct operands of a TIR expression (for the CSE's load tracking)."""
+    out = []
+    for name in ("a", "b", "value", "condition", "true_value", "false_value"):
+        c = getattr(e, name, None)
+        if c is not None and not isinstance(c, (int, float, str)):
+            out.append(c)
+    for name in ("args", "indices"):
+        out.extend(getattr(e, name, None) or ())
+    return out
 
 
 def print_prim_func(name: str, func: tirx.PrimFunc) -> PrintedFunction:

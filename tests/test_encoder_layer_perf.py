@@ -1,0 +1,72 @@
+"""Issue 5 end-to-end targets on one BERT-base encoder layer (hidden 768, 12 heads, FFN 3072,
+sequence 128, random weights from ``make_bert_model``): ``integer`` mode on the ``ibert``
+config against the survey's ``baseline`` mode on ``default``.
+
+Both programs are compiled with ``l2g compile`` and run on Spike + Gemmini with ``l2g run
+--check``, so the cycle counts are those of bit-exact programs.  Cycles come from the
+deterministic cycle model: these are exact checks, not timing tests.  Slow: two full
+compiles of a BERT-base layer (a few minutes on 2 cores).
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+L2G = [sys.executable, "-m", "l2g.cli"]
+SEQ = 128
+TEXT = "a gripping, funny and moving film"
+
+
+def _compile_and_run(model, out, mode: str, config: str) -> dict:
+    proc = subprocess.run(
+        [*L2G, "compile", str(model), "-o", str(out), "--mode", mode, "--config", config, "--seq-len", str(SEQ)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.run([*L2G, "run", str(out), "--check", "--text", TEXT], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    report = report[0] if isinstance(report, list) else report
+    assert report["check"] == "bit-exact"
+    return report
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    from l2g.frontend.synthetic import make_bert_model
+
+    root = tmp_path_factory.mktemp("bert_base_layer")
+    model = make_bert_model(root / "model")
+    return {
+        "baseline": _compile_and_run(model, root / "baseline", "baseline", "default"),
+        "integer": _compile_and_run(model, root / "integer", "integer", "ibert"),
+    }
+
+
+def matmul_share(report: dict) -> float:
+    """Share of the cycles spent in Gemmini matmuls (the ops that do MACs)."""
+    mm = sum(o["cycles"] for o in report["ops"] if o["kind"] == "gemmini" and o["macs"] > 0)
+    return mm / report["total_cycles"]
+
+
+@pytest.mark.xfail(strict=True, reason="measured 23.2x (929.7 M baseline, measured before the CPU-kernel "
+                   "inlining / CSE / round-clamp changes, over 40.1 M cycles): CPU-side integer ops outside the "
+                   "unit composites still take ~33 M cycles (GELU prescale rounding shift 6.3 M, attention "
+                   "mask 4.1 M, residual add + LayerNorm prescale 3.0 M x 2, embedding LayerNorm 2.8 M, "
+                   "requantizations and LayerNorm affines ~2 M each); open in issue 5")
+def test_integer_ibert_is_30x_faster_than_baseline(reports):
+    speedup = reports["baseline"]["total_cycles"] / reports["integer"]["total_cycles"]
+    print(f"baseline {reports['baseline']['total_cycles']:,} cycles, integer {reports['integer']['total_cycles']:,}"
+          f" cycles: {speedup:.1f}x")
+    assert speedup >= 30
+
+
+@pytest.mark.xfail(strict=True, reason="measured 9.3% (3.72 M of 40.1 M cycles): same CPU-side ops; "
+                   "open in issue 5")
+def test_matmuls_dominate_integer_ibert_cycles(reports):
+    share = matmul_share(reports["integer"])
+    print(f"matmul share on integer/ibert: {share:.1%}")
+    assert share >= 0.85
