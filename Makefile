@@ -12,7 +12,7 @@ setup:
 	@scripts/setup.sh
 
 demo: setup
-	$(VENV)/bin/l2g doctor
+	$(VENV)/bin/l2g demo
 
 test: setup
 	$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS)

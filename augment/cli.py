@@ -7,9 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from l2g.augment.tasks import TASKS  # pure Python: cheap enough for registration
 from l2g.errors import L2GError
 
-TASK_NAMES = ("sst2", "trec", "snips", "casehold", "gsm8k")
+TASK_NAMES = tuple(TASKS)  # a task added to the registry is a valid --task at once
 
 
 def register(subparsers) -> None:
@@ -26,14 +27,21 @@ def _register_augment(subparsers) -> None:
         "for new examples like each seed example it got wrong.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    add_run_arguments(p)
+    p.add_argument("-o", "--output", required=True, type=Path, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in the run directory")
+    p.set_defaults(func=_cmd_augment)
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of an LLM2LLM run: task, seed, data, teacher, ablations, student.  Shared by
+    `l2g augment` and `l2g pipeline`, so that both spell every option the same way."""
     p.add_argument("--task", choices=TASK_NAMES, help="task (required for a new run)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--seed-size", type=int, help="number of seed examples drawn from the training pool")
     g.add_argument("--seed-fraction", type=float, help="fraction of the training pool used as seed")
     p.add_argument("--seed", type=int, default=0, help="random seed for seed selection and training")
     p.add_argument("--iterations", type=int, default=None, help="augmentation rounds (default 3; on --resume, the saved value)")
-    p.add_argument("-o", "--output", required=True, type=Path, help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue the interrupted run in the run directory")
     d = p.add_argument_group("data")
     d.add_argument("--data-dir", type=Path, help="folder of <task>/{train,test}.jsonl (default: $L2G_DATA_DIR or ../shared/data)")
     d.add_argument("--train-file", help="training pool: a .jsonl/.json/.csv/.tsv file or hf:DATASET_ID@SPLIT")
@@ -71,7 +79,6 @@ def _register_augment(subparsers) -> None:
     s.add_argument("--eval-batch-size", type=int, default=64)
     s.add_argument("--gen-max-new-tokens", type=int, default=256, help="gsm8k: tokens generated per answer at evaluation")
     s.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.set_defaults(func=_cmd_augment)
 
 
 def _register_teacher(subparsers) -> None:
@@ -112,7 +119,7 @@ def _train_config(args):
     )
 
 
-def _teacher_config(args, required: bool):
+def teacher_config(args, required: bool):
     from l2g.augment.teacher import TeacherConfig
 
     if not args.teacher_base_url or not args.teacher_model:
@@ -137,7 +144,7 @@ def _cmd_augment(args) -> int:
 
     if args.resume:
         overrides: dict = {}
-        tcfg = _teacher_config(args, required=False)
+        tcfg = teacher_config(args, required=False)
         if tcfg is not None:
             overrides["teacher"] = tcfg
         if args.iterations is not None:
@@ -145,47 +152,12 @@ def _cmd_augment(args) -> int:
         state, seed, test = loop.start_or_resume(args.output, None, True, overrides)
         if state.config.rounds + 1 < len(state.iterations):
             raise L2GError(f"the run already finished {len(state.iterations) - 1} iterations; --iterations cannot go below that")
+        if loop.needs_teacher(state):
+            loop.check_teacher(state.config.teacher, args.output)
         print(f"resuming {args.output}: {len(state.iterations)} iteration(s) recorded, "
               f"{len(state.augmented)} augmented examples", file=sys.stderr)
     else:
-        if not args.task:
-            raise L2GError("--task is required for a new run")
-        if args.seed_size is None and args.seed_fraction is None:
-            raise L2GError("give --seed-size N or --seed-fraction F")
-        iterations = 3 if args.iterations is None else args.iterations
-        if iterations < 0:
-            raise L2GError("--iterations must be >= 0")
-        if args.per_example < 1:
-            raise L2GError("--per-example must be >= 1")
-        tcfg = _teacher_config(args, required=not args.seed_only and iterations > 0)
-        if args.student:
-            student = str(args.student.resolve())
-        elif args.task == "gsm8k":
-            raise L2GError("gsm8k needs a causal LM student: pass --student DIR (a Hugging Face causal LM)")
-        else:
-            from l2g.augment.student import default_student_path
-
-            student = str(default_student_path())
-        cfg = loop.RunConfig(
-            task=args.task,
-            student=student,
-            iterations=iterations,
-            seed_size=args.seed_size,
-            seed_fraction=args.seed_fraction,
-            seed=args.seed,
-            per_example=args.per_example,
-            augment_all=args.augment_all,
-            seed_only=args.seed_only,
-            dedup_threshold=args.dedup_threshold,
-            train=_train_config(args),
-            teacher=tcfg,
-            data_dir=str(args.data_dir) if args.data_dir else None,
-            train_file=args.train_file,
-            test_file=args.test_file,
-            fields=args.fields,
-            hf_config=args.hf_config,
-            test_size=args.test_size,
-        )
+        cfg = new_run_config(args, args.output)
         state, seed, test = loop.start_or_resume(args.output, cfg, False)
         print(f"new run {args.output}: task {cfg.task}, {len(seed)} seed examples, {len(test)} test examples"
               + (f" ({state.note})" if state.note else ""), file=sys.stderr)
@@ -200,6 +172,54 @@ def _cmd_augment(args) -> int:
     print(f"\nreport: {args.output / 'report.md'}  plot: {args.output / 'accuracy.png'}  "
           f"student: {args.output / 'student'}")
     return 0
+
+
+def new_run_config(args, run_dir: Path):
+    """The :class:`~l2g.augment.loop.RunConfig` of a new run from the options of
+    :func:`add_run_arguments`, checked (a reachable teacher included) before any work starts."""
+    from l2g.augment import loop
+
+    if not args.task:
+        raise L2GError("--task is required for a new run")
+    if args.seed_size is None and args.seed_fraction is None:
+        raise L2GError("give --seed-size N or --seed-fraction F")
+    iterations = 3 if args.iterations is None else args.iterations
+    if iterations < 0:
+        raise L2GError("--iterations must be >= 0")
+    if args.per_example < 1:
+        raise L2GError("--per-example must be >= 1")
+    tcfg = teacher_config(args, required=not args.seed_only and iterations > 0)
+    if args.student:
+        student = str(args.student.resolve())
+    elif args.task == "gsm8k":
+        raise L2GError("gsm8k needs a causal LM student: pass --student DIR (a Hugging Face causal LM)")
+    else:
+        from l2g.augment.student import default_student_path
+
+        student = str(default_student_path())
+    cfg = loop.RunConfig(
+        task=args.task,
+        student=student,
+        iterations=iterations,
+        seed_size=args.seed_size,
+        seed_fraction=args.seed_fraction,
+        seed=args.seed,
+        per_example=args.per_example,
+        augment_all=args.augment_all,
+        seed_only=args.seed_only,
+        dedup_threshold=args.dedup_threshold,
+        train=_train_config(args),
+        teacher=tcfg,
+        data_dir=str(args.data_dir) if args.data_dir else None,
+        train_file=args.train_file,
+        test_file=args.test_file,
+        fields=args.fields,
+        hf_config=args.hf_config,
+        test_size=args.test_size,
+    )
+    if cfg.rounds > 0:  # last: the cheap checks above answer first
+        loop.check_teacher(tcfg, run_dir)
+    return cfg
 
 
 def _cmd_serve(args) -> int:

@@ -244,6 +244,13 @@ def augment_step(
         for s in sources
     ]
     results = teacher.complete_all(reqs, progress_desc=f"iter {iteration} teacher")
+    if results and all(r.content is None for r in results):
+        # nothing to learn from: stop before the step is recorded, so a rerun redoes it
+        raise L2GError(
+            f"all {len(results)} requests to the teacher at {teacher.cfg.base_url} failed (last error: "
+            f"{results[-1].error}); check that it serves --teacher-model {teacher.cfg.model!r}, then rerun "
+            "to resume from this step"
+        )
     dedup = Deduper(existing, dedup_threshold)
     accepted: list[Example] = []
     rejected: dict[str, int] = {}
@@ -358,6 +365,18 @@ def run_loop(
                 on_iteration(state)
     write_examples(run_dir / "train_data.jsonl", seed + state.augmented)
     return state
+
+
+def needs_teacher(state: RunState) -> bool:
+    """Whether the rest of the run calls the teacher (some augmentation step is not done)."""
+    its = state.iterations
+    return any(i >= len(its) or its[i].phase != PHASE_AUGMENTED for i in range(state.config.rounds))
+
+
+def check_teacher(cfg: TeacherConfig | None, run_dir: Path) -> None:
+    """Raise a readable error now, not after training, when the teacher cannot be reached."""
+    if cfg is not None:
+        Teacher(cfg, run_dir).check_reachable()
 
 
 def write_rejections(path: Path, rejections: list[tuple[str, Rejection]]) -> None:

@@ -20,6 +20,28 @@ from l2g.errors import L2GError
 DEFAULT_API_KEY = "sk-local-dummy"  # local servers ignore the key; the client insists on one
 
 
+class TeacherUnreachable(L2GError):
+    """No teacher answers at the configured URL."""
+
+    def __init__(self, base_url: str, last_error: str):
+        super().__init__(
+            f"the teacher at {base_url} is unreachable (last error: {last_error}). Start an "
+            "OpenAI-compatible server there (for example `l2g teacher serve --model DIR --port 8000`) "
+            "or fix --teacher-base-url"
+        )
+        self.base_url = base_url
+        self.last_error = last_error
+
+
+def _cause(exc: BaseException) -> str:
+    """The message plus its innermost cause's: the openai client says only "Connection error."."""
+    inner = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        inner = inner.__cause__ or inner.__context__
+    detail = str(inner)[:200]
+    return f"{exc} ({detail})" if inner is not exc and detail and detail not in str(exc) else str(exc)
+
+
 @dataclass(frozen=True)
 class TeacherConfig:
     base_url: str
@@ -145,6 +167,19 @@ class Teacher:
             base_url=cfg.base_url, api_key=api_key, timeout=cfg.timeout_s, max_retries=0
         )
         self._openai = openai
+
+    def check_reachable(self, timeout_s: float = 10.0) -> None:
+        """Fail fast, before minutes of student training, when nothing answers at the URL.
+
+        Only a connection failure or a timeout counts: a server that answers ``GET /models``
+        with an error status is up, and some OpenAI-compatible servers do not serve that route."""
+        o = self._openai
+        try:
+            self._client.with_options(timeout=min(timeout_s, self.cfg.timeout_s), max_retries=0).models.list()
+        except (o.APIConnectionError, o.APITimeoutError) as exc:
+            raise TeacherUnreachable(self.cfg.base_url, f"{type(exc).__name__}: {_cause(exc)}") from None
+        except o.APIError:
+            pass
 
     # -- logging ----------------------------------------------------------------------------
     def _log(self, **rec) -> None:

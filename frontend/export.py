@@ -104,6 +104,25 @@ def _wrappers():
     return Classifier, MeanPooled
 
 
+#: Hugging Face ``model_type`` values the frontend, the passes and the code generator have been
+#: validated on.  Extend it only together with a test that compiles such a model end to end.
+SUPPORTED_MODEL_TYPES = ("bert",)
+
+
+def check_supported(cfg, model_dir: str | Path) -> None:
+    """Refuse, in words, a model dir whose architecture l2g cannot compile (before exporting it)."""
+    model_type = getattr(cfg, "model_type", None)
+    if model_type in SUPPORTED_MODEL_TYPES:
+        return
+    archs = ", ".join(cfg.architectures or []) or "no architecture listed"
+    raise L2GError(
+        f"{model_dir} holds a {model_type!r} model ({archs}), which l2g cannot compile. Supported: "
+        f"BERT-style encoders (model_type {', '.join(map(repr, SUPPORTED_MODEL_TYPES))}), either plain "
+        "(sentence embedding, e.g. all-MiniLM-L6-v2) or with a sequence-classification head "
+        "(BertForSequenceClassification, as `l2g augment` saves its students)"
+    )
+
+
 def load_hf_model(model_dir: str | Path, kind: ModelKind | None = None):
     """Load ``model_dir`` offline with eager attention; returns ``(model, kind)``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,6 +132,7 @@ def load_hf_model(model_dir: str | Path, kind: ModelKind | None = None):
     if not (model_dir / "config.json").is_file():
         raise L2GError(f"{model_dir} is not a Hugging Face model dir (no config.json)")
     cfg = AutoConfig.from_pretrained(str(model_dir))
+    check_supported(cfg, model_dir)
     if kind is None:
         archs = cfg.architectures or []
         kind = "classifier" if any(a.endswith("ForSequenceClassification") for a in archs) else "embedding"

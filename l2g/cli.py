@@ -20,6 +20,9 @@ COMMAND_MODULES = [
     "l2g.augment.cli",
     "l2g.frontend.cli",
     "l2g.codegen.gemmini.cli",
+    "l2g.demo",
+    "l2g.mission",
+    "l2g.bench.cli",
 ]
 
 

