@@ -18,7 +18,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks $(PYTEST_ARGS)
 
 clean:
 	rm -rf build

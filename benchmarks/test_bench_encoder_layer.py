@@ -4,8 +4,10 @@ config against the survey's ``baseline`` mode on ``default``.
 
 Both programs are compiled with ``l2g compile`` and run on Spike + Gemmini with ``l2g run
 --check``, so the cycle counts are those of bit-exact programs.  Cycles come from the
-deterministic cycle model: these are exact checks, not timing tests.  Slow: two full
-compiles of a BERT-base layer (a few minutes on 2 cores).
+deterministic cycle model: these are exact checks, not timing tests.  They are performance
+targets, so they live with the benchmarks (`make bench`; `l2g bench encoder` sweeps the same
+layer at more sequence lengths) rather than in the CI test suite: two full compiles of a
+BERT-base layer take several minutes on 2 cores.
 """
 
 import json
@@ -14,7 +16,6 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow
 L2G = [sys.executable, "-m", "l2g.cli"]
 SEQ = 128
 TEXT = "a gripping, funny and moving film"
