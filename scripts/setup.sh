@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up for l2g, called by `make setup` (and so by `make demo` / `make test`).
 #   1. Debian packages: RISC-V cross GCC + picolibc, device-tree compiler (Spike needs dtc)
-#   2. a virtualenv in .venv with `pip install -e .` (pinned deps in pyproject.toml)
+#   2. a virtualenv in .venv with `pip install -e .[ray]` (pinned deps in pyproject.toml)
 #   3. the CMake build of csrc/ (the Gemmini extension for Spike) into build/
 # Each step is skipped when already done, so a second run takes about a second.
 set -euo pipefail
@@ -38,8 +38,9 @@ fi
 deps_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
 stamp="$VENV/.l2g-installed"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$deps_hash" ]; then
-  say "pip install -e . (pinned dependencies; the first run downloads a few GB)"
-  "$VENV/bin/pip" install -q -e .
+  # the ray extra: `l2g bench --ray` and its test (Ray stays optional for a plain `pip install -e .`)
+  say "pip install -e .[ray] (pinned dependencies; the first run downloads a few GB)"
+  "$VENV/bin/pip" install -q -e ".[ray]"
   echo "$deps_hash" > "$stamp"
 fi
 
