@@ -9,6 +9,7 @@ similarity to the PyTorch FP32 embedding for a sentence-embedding model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -81,6 +82,13 @@ class AccuracyReport:
     scores: dict[str, float | None]
     notes: dict[str, str] = field(default_factory=dict)
     min_cosine: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, compile_seconds: dict[str, float] | None = None) -> dict:
+        d = dataclasses.asdict(self)
+        d["metric"] = "accuracy" if self.kind == "classifier" else "mean_cosine_vs_fp32_pytorch"
+        if compile_seconds:
+            d["compile_seconds"] = {k: round(v, 2) for k, v in compile_seconds.items()}
+        return d
 
     def format(self) -> str:
         metric = "accuracy" if self.kind == "classifier" else "mean cosine vs FP32 (PyTorch)"
@@ -190,7 +198,7 @@ def _label_index(labels: tuple[str, ...], examples: list[Example]) -> list[int]:
     return [table[str(e.label)] for e in examples]
 
 
-def evaluate(compiled: Compiled, examples: list[Example], task: str) -> AccuracyReport:
+def evaluate(compiled: Compiled, examples: list[Example], task: str, *, progress: bool = True) -> AccuracyReport:
     """Run every variant on ``examples`` one sentence at a time (the exported batch is 1)."""
     from l2g.frontend.tokenize import tokenize
 
@@ -199,7 +207,9 @@ def evaluate(compiled: Compiled, examples: list[Example], task: str) -> Accuracy
     enc = tokenize(compiled.tokenizer, [e.text for e in examples], ex.seq_len, use_tt)
     names = ["FP32 (PyTorch)"] + [v.name for v in compiled.variants]
     outs: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    for i in range(len(examples)):
+    from tqdm import tqdm
+
+    for i in tqdm(range(len(examples)), desc=f"evaluate {len(names)} variants", unit="ex", disable=not progress):
         row = enc.rows(i, i + 1)
         outs["FP32 (PyTorch)"].append(_torch_forward(compiled.torch_module, ex.kind, row))
         for v in compiled.variants:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-method", choices=["minmax", "percentile"], default="minmax")
     p.add_argument("--work-dir", default="l2g-out", help="where ONNX + ranges JSON go (default: %(default)s)")
     p.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass here")
+    p.add_argument("-o", "--output", metavar="FILE.json",
+                   help="JSON report (default: WORK_DIR/MODEL/accuracy-TASK.json)")
     p.set_defaults(func=run_accuracy)
 
 
@@ -65,4 +68,8 @@ def run_accuracy(args: argparse.Namespace) -> int:
     print(report.format())
     print(f"(calibration: {len(calib)} sentences of {calib_file}; compile times: "
           + ", ".join(f"{k} {v:.1f}s" for k, v in compiled.compile_seconds.items()) + ")")
+    out = Path(args.output) if args.output else work / f"accuracy-{args.task}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.to_json(compiled.compile_seconds), indent=2) + "\n")
+    print(f"report: {out}")
     return 0

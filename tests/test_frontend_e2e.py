@@ -118,3 +118,22 @@ def test_accuracy_cli_reports_bad_data(tmp_path, capsys):
     bad.write_text('{"sentence": "x"}\n')
     assert main(["accuracy", str(tmp_path), "--task", "sst2", "--data", str(bad)]) == 1
     assert "not a" in capsys.readouterr().err
+
+
+def test_accuracy_cli_writes_json_report(tiny_dirs, tmp_path, capsys):
+    from l2g.cli import main
+
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps({"text": s, "label": i % 2}) + "\n" for i, s in enumerate(SENTENCES)))
+    out = tmp_path / "report.json"
+    rc = main(["accuracy", str(tiny_dirs["classifier"]), "--task", "sst2", "--data", str(data), "--limit", "4",
+               "--seq-len", str(SEQ), "--calib-data", str(data), "--calib-samples", "4",
+               "--work-dir", str(tmp_path / "work"), "-o", str(out)])
+    assert rc == 0
+    rep = json.loads(out.read_text())
+    assert rep["num_examples"] == 4 and rep["metric"] == "accuracy"
+    assert set(rep["scores"]) == {"FP32 (PyTorch)", "FP32 (TVM)", "int8", "integer-only"}
+    assert all(0.0 <= v <= 1.0 for v in rep["scores"].values())
+    captured = capsys.readouterr()
+    assert f"report: {out}" in captured.out
+    assert "evaluate 4 variants" in captured.err  # the progress bar
