@@ -637,15 +637,20 @@ def emit_shift_scale(bb, x, shift: int):
 def emit_isqrt(bb, n, steps: int = NEWTON_STEPS):
     """Relax :func:`isqrt_newton` (== floor(sqrt(n)) for int32 n; negative -> 0), integer only."""
     E = _E(bb)
-    n64 = E.emit(E.op.maximum(E.i64(n), _ci(0)))
-    # x0 = 2^ceil(bits(n)/2): for bits in (2k-2, 2k] -> 2^k, i.e. n >= 2^(2k-2) -> 2^k.
+    return E.w32(_emit_newton_sqrt(E, E.emit(E.op.maximum(E.i64(n), _ci(0))), 16, steps))
+
+
+def _emit_newton_sqrt(E, n64, max_k: int, steps: int):
+    """Integer Newton square root of int64 ``n64 >= 0``: start at ``x0 = 2^ceil(bits(n)/2)``
+    (for bits in (2k-2, 2k] -> 2^k, i.e. ``n >= 2^(2k-2)`` -> 2^k, k <= ``max_k``), then
+    ``x <- min(x, (x + n // x) // 2)``, a fixed point once converged."""
     x = E.emit(E.op.full_like(n64, _ci(1)))
-    for k in range(1, 17):
+    for k in range(1, max_k + 1):
         x = E.emit(E.op.where(E.emit(E.op.greater_equal(n64, _ci(1 << (2 * k - 2)))), _ci(1 << k), x))
     for _ in range(steps):
         nx = E.emit(E.op.floor_divide(E.add(x, E.emit(E.op.floor_divide(n64, E.emit(E.op.maximum(x, _ci(1)))))), _ci(2)))
         x = E.emit(E.op.minimum(x, nx))
-    return E.w32(x)
+    return x
 
 
 def emit_igelu(bb, q, c: GeluConsts):
@@ -729,12 +734,7 @@ def emit_isqrt64(bb, n, steps: int = NEWTON_STEPS_64):
     """Relax :func:`isqrt64_newton` (``n`` int64)."""
     E = _E(bb)
     n64 = E.emit(E.op.maximum(n, _ci(0)))
-    x = E.emit(E.op.full_like(n64, _ci(1)))
-    for k in range(1, 32):
-        x = E.emit(E.op.where(E.emit(E.op.greater_equal(n64, _ci(1 << (2 * k - 2)))), _ci(1 << k), x))
-    for _ in range(steps):
-        nx = E.emit(E.op.floor_divide(E.add(x, E.emit(E.op.floor_divide(n64, E.emit(E.op.maximum(x, _ci(1)))))), _ci(2)))
-        x = E.emit(E.op.minimum(x, nx))
+    x = _emit_newton_sqrt(E, n64, 31, steps)
     over = E.emit(E.op.greater(E.mul(x, x), n64))
     return E.emit(E.op.where(over, E.sub(x, _ci(1)), x))
 
