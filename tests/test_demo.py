@@ -66,7 +66,7 @@ def test_demo_minilm_no_baseline(tmp_path, capsys):
     assert rc == 0, cap.err[-3000:]
     rep = _check_report(out, cap.out, 2, None)
     assert rep["name"] == "all-MiniLM-L6-v2" and rep["seq_len"] == 128
-    # MiniLM integer-only is 0.90 (worst-case LayerNorm prescale) to 0.99 (calibrated) of FP32
+    # the Gemmini build (per-tensor weight scales) measured 0.96 mean cosine to FP32 (docs/performance.md)
     assert rep["mean_cosine_vs_fp32"] > 0.8
 
 
