@@ -271,20 +271,9 @@ def run_demo(out_dir: Path, *, sentences: int = 4, baseline_sentences: int = 1, 
 
 
 def format_op_table(ops: list[OpRow], total: int, limit: int) -> str:
-    rows = sorted(ops, key=lambda o: -o.cycles)[:limit]
+    from l2g.runtime.compiled import format_op_table as table
 
-    def short(name: str, width: int = 52) -> str:  # fused kernels have very long names
-        return name if len(name) <= width else name[: width - 3] + "..."
-
-    w = max([len(short(o.name)) for o in rows] + [2])
-    lines = [f"{'op':<{w}}  {'unit':<7} {'cycles':>13} {'share':>7} {'MACs':>13} {'util':>6}"]
-    for o in rows:
-        util = f"{100 * o.utilization:5.1f}%" if o.macs else "     -"
-        lines.append(f"{short(o.name):<{w}}  {o.unit:<7} {o.cycles:>13,} {100 * o.share:6.2f}% {o.macs:>13,} {util}")
-    if len(ops) > limit:
-        lines.append(f"... {len(ops) - limit} more ops (all in report.json)")
-    lines.append(f"{'total':<{w}}  {'':<7} {total:>13,}")
-    return "\n".join(lines)
+    return table([(o.name, o.unit, o.cycles, o.share, o.macs, o.utilization) for o in ops], total, limit)
 
 
 def summary_markdown(r: DemoReport, top: int) -> str:

@@ -73,22 +73,30 @@ class RunReport:
         }
 
     def table(self, limit: int | None = None) -> str:
-        rows = sorted(self.ops, key=lambda o: -o.cycles)
-        if limit:
-            rows = rows[:limit]
+        return format_op_table([(o.name, o.kind, o.cycles, o.share, o.macs, o.utilization) for o in self.ops],
+                               self.total_cycles, limit)
 
-        def short(name: str, width: int = 56) -> str:  # fused kernels have very long names
-            return name if len(name) <= width else name[: width - 3] + "..."
 
-        w = max([len(short(o.name)) for o in rows] + [5])
-        lines = [f"{'op':<{w}}  {'unit':<7} {'cycles':>12} {'share':>7} {'MACs':>14} {'util':>6}"]
-        for o in rows:
-            util = f"{100 * o.utilization:5.1f}%" if o.macs else "     -"
-            lines.append(f"{short(o.name):<{w}}  {o.kind:<7} {o.cycles:>12,} {100 * o.share:6.2f}% {o.macs:>14,} {util}")
-        if limit and len(self.ops) > limit:
-            lines.append(f"... {len(self.ops) - limit} more ops (all of them are in report.json)")
-        lines.append(f"{'total':<{w}}  {'':<7} {self.total_cycles:>12,}")
-        return "\n".join(lines)
+def format_op_table(ops: Sequence[tuple[str, str, int, float, int, float]], total: int,
+                    limit: int | None = None) -> str:
+    """The per-op cycle table, most expensive first: rows of ``(name, unit, cycles, share,
+    MACs, utilization)``; ``limit`` keeps the top rows and says how many were left out."""
+    rows = sorted(ops, key=lambda o: -o[2])
+    if limit:
+        rows = rows[:limit]
+
+    def short(name: str, width: int = 56) -> str:  # fused kernels have very long names
+        return name if len(name) <= width else name[: width - 3] + "..."
+
+    w = max([len(short(o[0])) for o in rows] + [5])
+    lines = [f"{'op':<{w}}  {'unit':<7} {'cycles':>12} {'share':>7} {'MACs':>14} {'util':>6}"]
+    for name, unit, cycles, share, macs, util in rows:
+        u = f"{100 * util:5.1f}%" if macs else "     -"
+        lines.append(f"{short(name):<{w}}  {unit:<7} {cycles:>12,} {100 * share:6.2f}% {macs:>14,} {u}")
+    if limit and len(ops) > limit:
+        lines.append(f"... {len(ops) - limit} more ops (all of them are in report.json)")
+    lines.append(f"{'total':<{w}}  {'':<7} {total:>12,}")
+    return "\n".join(lines)
 
 
 def _op_table(manifest, cycles: np.ndarray) -> list[OpCycles]:
