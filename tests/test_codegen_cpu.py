@@ -1,5 +1,6 @@
 """CPU code generation: Relax (legalized) -> plain C on Spike, bit-exact with TVM's LLVM build."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +204,29 @@ def test_requantize_round_clamp_matches_host_on_edge_values(tmp_path):
     ref = _host_reference(mod, inputs["x"])
     for i, r in enumerate(ref):
         np.testing.assert_array_equal(res.outputs[f"output{i}"], r, err_msg=f"output{i}")
+
+
+def test_producer_read_several_times_is_computed_per_element_not_copied():
+    """A rounding shift read three times by its consumer is not inlined three times (TVM's
+    simplifiers slow down exponentially on the copies) but computed at the consumer's loop,
+    where it shrinks to a one-element local; a small cast read once is still inlined."""
+    from tvm import te, tirx
+
+    from l2g.codegen.gemmini.compile import MAX_DUPLICATED_NODES, _inline_pointwise, _lowered_size
+    from l2g.codegen.gemmini.tir_to_c import lower_prim_funcs
+
+    a = te.placeholder((4, 8), "int32", name="A")
+    wide = te.compute((4, 8), lambda i, j: a[i, j].astype("int64"), name="wide")
+    rrs = te.compute((4, 8), lambda i, j: ((wide[i, j] >> 3) + ((wide[i, j] >> 2) & 1)
+                                           & ((wide[i, j] & 3) != 0) | ((wide[i, j] >> 3) & 1)), name="rrs")
+    use = te.compute((4, 8), lambda i, j: tirx.Select(rrs[i, j] > 0, rrs[i, j] * rrs[i, j], rrs[i, j] - 1), name="use")
+    f = _inline_pointwise(te.create_prim_func([a, use]))
+    sch = tvm.s_tir.Schedule(f)
+    with pytest.raises(Exception):
+        sch.get_sblock("wide")  # inlined: read once, two nodes
+    rrs_block = sch.get(sch.get_sblock("rrs"))
+    assert _lowered_size(rrs_block.body) > MAX_DUPLICATED_NODES
+    inner = [sch.get(sch.get_loops(sch.get_sblock(b))[-1]) for b in ("rrs", "use")]
+    assert inner[0].same_as(inner[1])  # computed inside the consumer's loop
+    lowered = lower_prim_funcs(tvm.IRModule({"main": f}))["main"].script()
+    assert re.findall(r"alloc_buffer\(\(([^)]*)\)", lowered) == ["1,"], lowered

@@ -233,49 +233,72 @@ def _domain(block) -> int:
     return n
 
 
-#: Largest expression (in TIR nodes) inlining may build in one block.  A chain whose blocks
-#: each read their producer several times (isqrt's Newton steps, rounding shifts) grows
-#: exponentially when inlined; GCC would CSE it again, but TVM's analyses on the way there
-#: would take minutes.
+#: Largest expression (in lowered TIR nodes, see :func:`_lowered_size`) inlining may build in
+#: one block.  A chain whose blocks each read their producer several times (isqrt's Newton
+#: steps, rounding shifts) grows exponentially when inlined; GCC would CSE it again, but TVM's
+#: analyses on the way there would take minutes.
 MAX_INLINED_NODES = 400
 
+#: Largest producer (in nodes) that may be inlined into a consumer reading it more than once.
+#: Each extra read copies the producer's tree, and TVM's simplifiers (StmtSimplify,
+#: RemoveNoOp) slow down far more than linearly on nested Select / min / max trees with
+#: repeated subtrees: inlining a 20-node rounding shift into i-GELU's eight reads cost 35 s
+#: of RemoveNoOp per kernel.  Bigger producers are materialized once instead.
+MAX_DUPLICATED_NODES = 12
+
+#: LowerIntrin rewrites a floor division / modulo by a non-power-of-two into a Select that
+#: mentions the dividend and the divisor about three times each, so nested divisions (the
+#: Newton steps of an integer square root) grow by 3**depth after lowering, not before.
+_DIVISION_FANOUT = 3
 
 _CHILD_FIELDS = ("a", "b", "value", "condition", "true_value", "false_value", "args", "indices",
                  "seq", "body", "then_case", "else_case")
 
 
-def _walk(node, fn) -> None:
-    """Visit ``node`` and every TIR node below it (TVM 0.27 has no Python TIR visitor)."""
-    fn(node)
+def _children(node):
     for name in _CHILD_FIELDS:
         child = getattr(node, name, None)
         if child is None or isinstance(child, (int, float, str)):
             continue
         if isinstance(child, tvm.runtime.Object) and not hasattr(child, "__len__"):
-            _walk(child, fn)
+            yield child
         elif hasattr(child, "__len__"):
-            for c in child:
-                _walk(c, fn)
+            yield from child
 
 
-def _expr_nodes(block) -> int:
-    n = [0]
-    _walk(block.body, lambda _: n.__setitem__(0, n[0] + 1))
-    return n[0]
+def _fanout(node) -> int:
+    """How many copies of each operand the lowered form of ``node`` holds."""
+    if type(node).__name__ not in ("FloorDiv", "FloorMod"):
+        return 1
+    d = node.b
+    if isinstance(d, tvm.tirx.IntImm) and d.value > 0 and d.value & (d.value - 1) == 0:
+        return 1  # a shift / mask
+    return _DIVISION_FANOUT
 
 
-def _loads_of(block, buf) -> int:
-    n = [0]
+def _lowered_size(node, is_load=lambda _: False, load_size: int = 1) -> int:
+    """Size of ``node``'s expression tree after intrinsic lowering; a load for which
+    ``is_load`` holds counts as ``load_size`` nodes (the producer expression inlined there)."""
+    if is_load(node):
+        return load_size
+    k = _fanout(node)
+    return 1 + k * sum(_lowered_size(c, is_load, load_size) for c in _children(node))
 
-    def visit(node):
-        src = getattr(node, "source", None) if type(node).__name__ in ("TensorLoad", "BufferLoad") else None
-        if src is None and type(node).__name__ == "BufferLoad":
+
+def _count(node, pred) -> int:
+    return int(pred(node)) + sum(_count(c, pred) for c in _children(node))
+
+
+def _is_load_of(buf):
+    def test(node) -> bool:
+        if type(node).__name__ not in ("TensorLoad", "BufferLoad"):
+            return False
+        src = getattr(node, "source", None)
+        if src is None:
             src = node.buffer
-        if src is not None and src.same_as(buf):
-            n[0] += 1
+        return src.same_as(buf)
 
-    _walk(block.body, visit)
-    return n[0]
+    return test
 
 
 def _inline_pointwise(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
@@ -301,15 +324,32 @@ def _inline_pointwise(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
         cblocks = [sch.get(c) for c in consumers]
         if any(not 0 <= _domain(c) <= size for c in cblocks):
             continue
-        nodes = _expr_nodes(block)
-        buf = block.writes[0].source
-        if any(_expr_nodes(c) + _loads_of(c, buf) * nodes > MAX_INLINED_NODES for c in cblocks):
+        nodes = _lowered_size(block.body)
+        loads = _is_load_of(block.writes[0].source)
+        if any(_lowered_size(c.body, loads, nodes) > MAX_INLINED_NODES for c in cblocks):
+            continue
+        if nodes > MAX_DUPLICATED_NODES and any(_count(c.body, loads) > 1 for c in cblocks):
+            _compute_at_consumer(sch, b, consumers)
             continue
         try:
             sch.compute_inline(b)
         except Exception:  # not inlinable (a reduction, an output, an opaque access)
             continue
     return sch.mod["main"]
+
+
+def _compute_at_consumer(sch, block, consumers) -> None:
+    """Compute ``block`` one element at a time inside its only consumer's innermost loop, so
+    its buffer shrinks to a scalar the consumer reads several times (what inlining would give,
+    without copying the producer's expression into every read)."""
+    if len(consumers) != 1:
+        return
+    try:
+        loops = sch.get_loops(consumers[0])
+        if loops:
+            sch.compute_at(block, loops[-1], preserve_unit_loops=False)
+    except Exception:  # not a pointwise producer of that consumer: keep it a separate loop
+        return
 
 
 def _place_norm_units(mod: tvm.IRModule, cfg: GemminiConfig | None) -> tvm.IRModule:

@@ -82,6 +82,10 @@ def lower_prim_funcs(mod: tvm.IRModule) -> tvm.IRModule:
         return tvm.transform.Sequential(_LOWERING)(tvm.IRModule(prims))
 
 
+#: Allocations up to this size are C locals (registers), larger ones static arrays.
+SMALL_LOCAL_BYTES = 64
+
+
 PRELUDE = r"""
 /* helpers for TIR semantics that C does not have built in */
 static inline int64_t l2g_floordiv_i64(int64_t a, int64_t b) { int64_t q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q; }
@@ -288,8 +292,13 @@ class _Printer:
                 numel *= d.value
             cname = self.fresh(str(buf.name))
             self.storages[buf] = _Storage(cname, str(buf.dtype), numel)
-            # static: scratch arrays can be large, and the program is single-threaded
-            self.emit(f"static {c_type(buf.dtype)} {cname}[{max(numel, 1)}] __attribute__((aligned(64)));")
+            if numel * tvm.DataType(str(buf.dtype)).bits <= 8 * SMALL_LOCAL_BYTES:
+                # a per-element temporary (a producer computed at its consumer): a local, so
+                # GCC keeps it in a register
+                self.emit(f"{c_type(buf.dtype)} {cname}[{max(numel, 1)}];")
+            else:
+                # static: scratch arrays can be large, and the program is single-threaded
+                self.emit(f"static {c_type(buf.dtype)} {cname}[{max(numel, 1)}] __attribute__((aligned(64)));")
             self.maybe_body(s)
         elif kind in ("Bind", "LetStmt"):
             name = self.bind(s.var, str(s.var.name))
