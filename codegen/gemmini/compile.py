@@ -369,12 +369,20 @@ def _place_norm_units(mod: tvm.IRModule, cfg: GemminiConfig | None) -> tvm.IRMod
     return relax.transform.InlinePrivateFunctions()(tvm.IRModule(funcs, attrs=mod.attrs))
 
 
+#: LLVM optimization level of the exported host references.  On MiniLM (seq 128) level 1
+#: builds and writes the library in 10.2 s instead of 15.9 s at the default level 3, and the
+#: reference then runs just as fast (1.39 s per inference; level 0: 6.0 s to build, 7.9 s to
+#: run).  The level changes no result: the target has no fast-math flags, so every
+#: floating-point operation keeps its IEEE semantics at any level.
+HOST_REFERENCE_LLVM_OPT = 1
+
+
 def _export_host_library(mod: tvm.IRModule, path: Path) -> None:
     """Build ``mod`` for the LLVM host and save it as a shared library.
 
     (TVM 0.27's JSON serializer crashes on Relax modules, so the reference travels as the
     compiled library that TVM's own deployment path loads.)"""
-    ex = relax.build(mod, tvm.target.Target({"kind": "llvm"}))
+    ex = relax.build(mod, tvm.target.Target({"kind": "llvm", "opt-level": HOST_REFERENCE_LLVM_OPT}))
     ex.export_library(str(path))
 
 
