@@ -20,7 +20,6 @@ same examples and pays for no call twice.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from l2g.augment.tasks import (
 )
 from l2g.augment.teacher import Teacher, TeacherConfig, TeacherRequest
 from l2g.errors import L2GError
+from l2g.files import atomic_write_text
 
 STATE_VERSION = 1
 
@@ -151,15 +151,6 @@ class RunState:
 
 
 # ---- files --------------------------------------------------------------------------------
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_examples(path: Path, examples: list[Example]) -> None:

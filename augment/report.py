@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from l2g.augment.loop import PHASE_AUGMENTED, RunState, atomic_write_text
+from l2g.augment.loop import PHASE_AUGMENTED, RunState
+from l2g.files import atomic_write_text
 
 COLUMNS = ("iter", "data", "seed acc", "test acc", "#wrong", "#requested", "#generated", "#accepted", "#rejected",
            "rejected by reason", "wall s", "cpu s")

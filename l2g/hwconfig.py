@@ -137,13 +137,9 @@ def _write_if_changed(path: Path, text: str) -> None:
     # keeps mtimes (and so build caches) stable when nothing changed; writes through a
     # temporary + rename so a concurrent build (pytest -n, bench -j) never reads half a file
     if not path.exists() or path.read_text() != text:
-        import os
-        import tempfile
+        from l2g.files import atomic_write_text
 
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
 
 
 DEFAULT = GemminiConfig(name="default")

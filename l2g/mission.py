@@ -146,7 +146,7 @@ class MissionState:
             raise L2GError(f"{p} is damaged ({exc}); start again in another directory") from None
 
     def record(self, run_dir: Path, stage: str, result, seconds: float) -> None:
-        from l2g.augment.loop import atomic_write_text
+        from l2g.files import atomic_write_text
 
         self.results[stage] = result
         self.seconds[stage] = round(seconds, 2)
@@ -348,7 +348,7 @@ def report_markdown(r: MissionReport) -> str:
 
 
 def write_report(run_dir: Path, r: MissionReport) -> None:
-    from l2g.augment.loop import atomic_write_text
+    from l2g.files import atomic_write_text
 
     atomic_write_text(run_dir / "report.json", json.dumps(asdict(r), indent=1) + "\n")
     atomic_write_text(run_dir / "report.md", report_markdown(r))

@@ -8,10 +8,10 @@ Gemmini must compute.
 every matmul-like TIR reduction a CPU schedule before ``relax.build``: legalized matmuls
 otherwise run as naive ``i, j, k`` loops reading ``B[k, j]`` with a stride, which is most of
 the host time (MiniLM at seq 64, integer-only: ≈ 0.6 s of 0.65 s per sentence; ≈ 0.2 s in
-all once scheduled).  The schedule only moves
-the reduction loop outward (``i, k, j``), vectorizes and parallelizes *spatial* loops, so each
-output element still sums over ``k`` in the same sequential order: results, float ones
-included, stay bit-identical to the unscheduled build.
+all once scheduled).  The schedule only moves the reduction loop outward (``i, k, j``),
+vectorizes and parallelizes *spatial* loops, so each output element still sums over ``k`` in
+the same sequential order: results, float ones included, stay bit-identical to the
+unscheduled build.
 """
 
 from __future__ import annotations
@@ -93,14 +93,10 @@ def schedule_host(mod, target: Any = None):
         mod = tvm.transform.Sequential(
             [relax.backend.DispatchSampling(), relax.backend.DispatchSortScan(), relax.transform.LegalizeOps()]
         )(mod)
-    new = {}
-    for gv, func in mod.functions.items():
-        if isinstance(func, tvm.tirx.PrimFunc):
-            scheduled = _schedule_matmul(func)
-            if scheduled is not None:
-                new[gv] = scheduled
-    for gv, func in new.items():
-        mod[gv] = func
+    scheduled = {gv: _schedule_matmul(f) for gv, f in mod.functions.items() if isinstance(f, tvm.tirx.PrimFunc)}
+    for gv, func in scheduled.items():
+        if func is not None:
+            mod[gv] = func
     return mod
 
 
@@ -153,4 +149,3 @@ def _schedule_matmul(func):
         return sch.mod["main"].with_attr("l2g.host_scheduled", True)
     except Exception:  # noqa: BLE001 - any schedule failure means: keep the plain function
         return None
-

@@ -233,9 +233,6 @@ def _domain(block) -> int:
     return n
 
 
-#: SmoothQuant strength of the Gemmini build (see compile_model)
-GEMMINI_SMOOTH_ALPHA = 0.5
-
 #: Largest expression (in lowered TIR nodes, see :func:`_lowered_size`) inlining may build in
 #: one block.  A chain whose blocks each read their producer several times (isqrt's Newton
 #: steps, rounding shifts) grows exponentially when inlined; GCC would CSE it again, but TVM's
@@ -391,6 +388,10 @@ def _plan_dict(plan) -> dict:
     d.update(blocks=list(plan.blocks), loop_ws_calls=plan.loop_ws_calls, macs=plan.macs,
              padded_macs=plan.padded_macs, dram_bytes=plan.dram_bytes)
     return d
+
+
+#: SmoothQuant strength of the Gemmini build: its weights are per-tensor (see compile_model)
+GEMMINI_SMOOTH_ALPHA = 0.5
 
 
 def compile_model(
