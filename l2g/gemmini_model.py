@@ -182,13 +182,14 @@ def igelu(q, qb: int, qc: int):
 
 
 def iexp(q, qln2: int, qln2_inv: int, qb: int, qc: int):
-    """i-exp kernel (§4.4) for q <= 0, 32-bit wrapping arithmetic, final shift by z & 31."""
+    """i-exp kernel (§4.4) for q <= 0, 32-bit wrapping arithmetic, silicon's final shift: 0
+    when any of z's bits 5..15 is set, else a logical shift by z."""
     q = wrap32(np.asarray(q, dtype=np.int64))
     z = wrap32(wrap32(-q) * int(qln2_inv)) >> 16
     qp = wrap32(q + wrap32(z * int(qln2)))
     t = wrap32(qp + int(qb))
     e = wrap32(wrap32(t * t) + int(qc))
-    return e >> (z & 31)
+    return np.where((z & 0xFFE0) != 0, 0, wrap32((e & 0xFFFFFFFF) >> (z & 31)))
 
 
 def isqrt_floor(v: int) -> int:

@@ -22,8 +22,8 @@ named steps (each one a run of bindings, in this order):
 softmax
     ``prepare`` (astype int32, minus zp) → ``prescale`` (RRS by ``k`` bits when the scale is so
     fine that the row sum of i-exp could overflow int32) → ``softmax_clamp`` (``max(x,
-    rowmax - delta)``: keeps i-exp's shift count ≤ 31, so masked positions give exactly 0
-    under both the CPU-gold ``z & 31`` and silicon semantics) → ``softmax_unit`` (the
+    rowmax - delta)``, only where ``(rowmax - x)·qln2_inv`` could overflow int32; elsewhere
+    i-exp's saturating shift, silicon's, makes masked positions exactly 0) → ``softmax_unit`` (the
     normalization unit: MAX, SUM_EXP / INV_SUM_EXP, RESET read-out with acc_scale 1.0: int8
     at scale 1/127 in [0, 127]) → ``requant`` only if ``s_out != 1/127`` or ``zp_out != 0``.
 GELU
@@ -182,10 +182,15 @@ class SoftmaxPlan:
     shift: int                 # prescale: x << shift (negative: RRS)
     consts: ib.SoftmaxConsts   # at scale in_scale * 2**-shift
     requant: float | None      # float32 multiplier 1/127 -> s_out, None when not needed
+    #: ``softmax_clamp`` before the unit: only when ``(max - x)·qln2_inv`` could leave int32
+    #: (i-exp's z would be garbage); otherwise silicon's saturating shift already gives 0
+    #: for every element too far below the row max, and the clamp would change nothing
+    clamp: bool = True
 
     def reference(self, x) -> np.ndarray:
         v = _prepare_np(x, self.io, self.shift, None)
-        v = ib.softmax_clamp(v, self.consts)
+        if self.clamp:
+            v = ib.softmax_clamp(v, self.consts)
         y = ib.softmax_unit(v, self.consts, 1.0)
         if self.requant is not None:
             y = ib.acc_scale(y.astype(np.int32), self.requant, self.io.out_zero_point, self.io.out_dtype)
@@ -193,7 +198,8 @@ class SoftmaxPlan:
 
     def emit(self, bb, x):
         v = _prepare_emit(bb, x, self.io, self.shift, None)
-        v = ib.emit_softmax_clamp(bb, v, self.consts)
+        if self.clamp:
+            v = ib.emit_softmax_clamp(bb, v, self.consts)
         c = self.consts
         y = emit_unit_call(bb, "softmax_unit", v, dict(qb=c.qb, qc=c.qc, qln2=c.qln2, qln2_inv=c.qln2_inv, scale=1.0),
                            lambda b, xv: ib.emit_softmax_unit(b, xv, c, 1.0))
@@ -219,10 +225,17 @@ class GeluPlan:
                             self.io.out_zero_point, self.io.out_dtype)
 
     def emit(self, bb, x):
+        c, ro = self.consts, self.readout_scale
+        unit_readout = self.io.out_zero_point == 0 and self.io.out_dtype == "int8"
+        if unit_readout and self.io.in_dtype == "int8" and self.io.in_zero_point == 0 and self.shift == 0:
+            # the unit's mvin sign-extends the int8 input itself: the widening is part of it
+            from tvm import relax
+
+            return emit_unit_call(bb, "igelu_unit", x, dict(qb=c.qb, qc=c.qc, scale=ro),
+                                  lambda b, xv: ib.emit_igelu_unit(b, b.emit(relax.op.astype(xv, "int32")), c, ro))
         v = _prepare_emit(bb, x, self.io, self.shift, self.clip)
-        if self.io.out_zero_point == 0 and self.io.out_dtype == "int8":
+        if unit_readout:
             # exactly the unit's IGELU read-out: one normalization-unit composite
-            c, ro = self.consts, self.readout_scale
             return emit_unit_call(bb, "igelu_unit", v, dict(qb=c.qb, qc=c.qc, scale=ro),
                                   lambda b, xv: ib.emit_igelu_unit(b, xv, c, ro))
         return ib.emit_acc_scale(bb, ib.emit_igelu(bb, v, self.consts), self.readout_scale,
@@ -280,7 +293,9 @@ def plan_softmax(io: _IO, n: int, opts: IntegerOnlyOptions) -> SoftmaxPlan:
     same = (io.out_dtype == "int8" and io.out_zero_point == 0
             and abs(float(np.float32(io.out_scale)) / float(unit) - 1.0) < 1e-6)
     requant = None if same else float(np.float32((1.0 / 127.0) / io.out_scale))
-    return SoftmaxPlan(io=io, shift=shift, consts=consts, requant=requant)
+    span = 2 * _shifted_bound(_in_bound(io, opts.int32_bound), shift)  # |x - rowmax| bound
+    clamp = span * consts.qln2_inv >= (1 << 31)
+    return SoftmaxPlan(io=io, shift=shift, consts=consts, requant=requant, clamp=clamp)
 
 
 def plan_gelu(io: _IO, opts: IntegerOnlyOptions, calib: InputCalibration | None = None) -> GeluPlan:
@@ -507,7 +522,7 @@ def integer_only(mod, ctx, *, options: IntegerOnlyOptions | None = None,
 
     from l2g.passes._relax_util import const_array, const_scalar, op_name
 
-    opts = options or IntegerOnlyOptions()
+    opts = options or getattr(ctx, "integer_options", None) or IntegerOnlyOptions()
     rep = report if report is not None else IntegerOnlyReport()
     samples = list(getattr(ctx, "calib_inputs", None) or [])[: opts.ln_calib_samples]
     wants = ("layernorm" in opts.ops and opts.ln_calibrate) or ("gelu" in opts.ops and opts.gelu_range_margin)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from l2g.passes.calibrate import CalibrationRanges
+    from l2g.passes.integer_only import IntegerOnlyOptions
 
 #: pass name → "module:function".  Order of a pipeline is given by the Pipeline, not here.
 PASS_REGISTRY: dict[str, str] = {
@@ -62,6 +63,14 @@ class CompileContext:
     # MiniLM with per-channel weights (integer-only cosine on 32 SST-2 sentences: 0.5 → 0.9836,
     # 0.7 → 0.9895, 0.85 → 0.9903); the Gemmini build, whose weights are per-tensor, passes 0.5.
     smooth_alpha: float | None = 0.85
+    # What the GELU reads: "int32", the FFN matmul's accumulator (finest), or "int8", that
+    # accumulator read out through one ACC_SCALE, as a Gemmini matmul writes it.
+    gelu_input_dtype: str = "int32"
+    # Fixed int8 scale of every softmax output (None: calibrated).  1/127 is the softmax
+    # unit's own output scale, so no requantization follows the unit.
+    softmax_out_scale: float | None = None
+    # integer_only's knobs (None: IntegerOnlyOptions()).
+    integer_options: "IntegerOnlyOptions | None" = None
     quant_report: object | None = None  # QuantizeReport, set by quantize
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -60,6 +60,7 @@ too.  The pipeline registry (``passes/pipeline.py``) names ``integer_only`` as
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,6 +123,19 @@ def quantize_weight(w: np.ndarray, per_channel: bool) -> tuple[np.ndarray, np.nd
     return q, scale
 
 
+def gelu_int8_input_scale(calibrated: float) -> float:
+    """The int8 scale of a GELU input read out of an accumulator: the calibrated scale made
+    just coarse enough that i-GELU's constant ``qb = b·√2/S`` (I-BERT, b = -1.769; truncated
+    to an integer, gemmini-isa.md §4.6) is an exact integer.  At int8 resolution ``|qb|`` is
+    only about 30, so its truncation would otherwise shift the erf polynomial by up to 3 %;
+    the input range grows by at most as much."""
+    from l2g.passes.ibert import GELU_B
+
+    reach = abs(GELU_B) * math.sqrt(2.0)
+    n = max(1, math.floor(reach / calibrated))
+    return reach / (n + 1e-4)
+
+
 def acc_scale_reference(acc: np.ndarray, scale) -> np.ndarray:
     """Numpy reference of Gemmini ACC_SCALE: sat8(RNE(fl32(acc) · fl32(scale)))."""
     prod = acc.astype(np.float32) * np.asarray(scale, dtype=np.float32)
@@ -129,13 +143,19 @@ def acc_scale_reference(acc: np.ndarray, scale) -> np.ndarray:
 
 
 class _Quantizer:
-    def __init__(self, ranges, per_channel: bool, smooth_alpha: float | None = 0.5):
+    def __init__(self, ranges, per_channel: bool, smooth_alpha: float | None = 0.5,
+                 gelu_input_dtype: str = "int32", softmax_out_scale: float | None = None):
         from tvm import relax
+
+        if gelu_input_dtype not in ("int32", "int8"):
+            raise L2GError(f"quantize: gelu_input_dtype must be int32 or int8, not {gelu_input_dtype!r}")
 
         self.relax = relax
         self.ranges = ranges
         self.per_channel = per_channel
         self.smooth_alpha = smooth_alpha
+        self.gelu_input_dtype = gelu_input_dtype
+        self.softmax_out_scale = softmax_out_scale
         self.users: dict[str, list] = {}  # name → calls that use it
         self.var_of: dict[str, object] = {}
         self.bb = relax.BlockBuilder()
@@ -410,10 +430,14 @@ class _Quantizer:
         if not (isinstance(x, relax.Var) and self.is_f32(x)):
             return False
         qx = self.qenv.get(x.name)
-        if qx is not None and qx.dtype == "int32" and opn != "relax.tanh":
+        int8_gelu = self.gelu_input_dtype == "int8" and opn in ("relax.nn.gelu", "relax.nn.gelu_tanh")
+        if qx is not None and qx.dtype == "int32" and opn != "relax.tanh" and not int8_gelu:
             # the nonlinear op reads the accumulator (as Gemmini's normalization unit does);
             # a per-channel accumulator is first brought to one fine scalar scale
             xin = qx if qx.scalar else QTensor(self.rescale32(qx, self.fine_scale(x.name)), self.fine_scale(x.name), "int32")
+        elif int8_gelu and qx is not None and qx.dtype == "int32":
+            s_in = gelu_int8_input_scale(float(self.scale_of(x.name)))
+            xin = QTensor(self.requant(qx.expr, qx.scale / s_in, x.name + "_i8"), np.float64(s_in), "int8")
         else:
             xin = self.q8_of(x.name)
         xf = self.emit(op.dequantize(xin.expr, self.c(xin.scale, "float32"), self.c(0, xin.dtype), axis=-1, out_dtype="float32"))
@@ -425,6 +449,8 @@ class _Quantizer:
             args = [relax.const((const_array(a).astype(np.float64) / m).astype(np.float32)) for a in args]
             amax = np.asarray(self.ranges[name].channel_absmax, dtype=np.float64) / m
             s = np.float64(max(float(amax.max()), 1e-8) / 127.0)
+        elif opn == "relax.nn.softmax" and self.softmax_out_scale is not None:
+            s = np.float64(self.softmax_out_scale)
         elif self.ranges[name].clip_absmax is not None:  # GELU: MSE-optimal clipped range
             s = np.float64(max(self.ranges[name].clip_absmax, 1e-8) / 127.0)
         else:
@@ -516,7 +542,8 @@ def quantize(mod, ctx):
             f"{ctx.ranges.module_fingerprint} vs {module_fingerprint(mod)}); delete the ranges "
             "file or re-run calibrate right before quantize"
         )
-    q = _Quantizer(ctx.ranges, ctx.per_channel_weights, ctx.smooth_alpha)
+    q = _Quantizer(ctx.ranges, ctx.per_channel_weights, ctx.smooth_alpha,
+                   gelu_input_dtype=ctx.gelu_input_dtype, softmax_out_scale=ctx.softmax_out_scale)
     out = q.run(mod)
     ctx.quant_report = q.report
     return out

@@ -68,17 +68,24 @@ def test_normalization_unit_kernels_match_ibert_definitions(rows, cols):
     tiles = -(-cols // 16)
     ln_scale = rng.uniform(2.0, 40.0, tiles).astype(np.float32)
     ge_scale = np.float32(1 / 2000)
+    x8 = rng.integers(-128, 128, (rows, cols), dtype=np.int8)
+    ge8 = ibert.gelu_consts(0.0807)  # int8 GELU input (qb = -31)
+    ge8_scale = np.float32(ge8.out_scale / 0.0807)  # output at about the input scale
     x = ibert.softmax_clamp(x, smc)  # the compiler clamps before the unit, so shifts stay < 32
     res = sim_c(
         [PROGRAMS / "norm_unit.c"], config="ibert",
         defines=dict(ROWS=rows, COLS=cols, SM_QB=smc.qb, SM_QC=smc.qc, SM_QLN2=smc.qln2,
-                     SM_QLN2_INV=smc.qln2_inv, GE_QB=gec.qb, GE_QC=gec.qc, GE_SCALE=f"{float(ge_scale)!r}f"),
-        inputs={"x": x, "ln_scale": ln_scale},
+                     SM_QLN2_INV=smc.qln2_inv, GE_QB=gec.qb, GE_QC=gec.qc, GE_SCALE=f"{float(ge_scale)!r}f",
+                     GE8_QB=ge8.qb, GE8_QC=ge8.qc, GE8_SCALE=f"{float(ge8_scale)!r}f"),
+        inputs={"x": x, "ln_scale": ln_scale, "x8": x8},
     )
     np.testing.assert_array_equal(res.outputs["softmax"], ibert.softmax_unit(x, smc))
     col_scale = np.repeat(ln_scale, 16)[:cols]
     np.testing.assert_array_equal(res.outputs["layernorm"], ibert.layernorm_unit(x, col_scale))
     np.testing.assert_array_equal(res.outputs["igelu"], ibert.igelu_unit(x, gec, ge_scale))
+    want8 = ibert.igelu_unit(x8.astype(np.int32), ge8, ge8_scale)
+    assert int(want8.max()) - int(want8.min()) > 100  # the read-out scale spreads the results over int8
+    np.testing.assert_array_equal(res.outputs["igelu_i8"], want8)
 
 
 @pytest.mark.parametrize("m,k,n", [(128, 768, 3072), (128, 3072, 768), (128, 768, 768)])

@@ -375,3 +375,46 @@ def test_gelu_calibrated_input_bound():
     e1 = np.max(np.abs(got * s_out - real))
     print(f"\nGELU int32: worst-case shift {p0.shift}: err {e0:.4f}; calibrated shift {p1.shift}: err {e1:.4f}")
     assert e1 <= e0 + 1e-9
+
+
+def test_gemmini_quantization_choices_leave_no_cpu_glue_around_the_units():
+    """The Gemmini build's integer-mode fields (``compile.gemmini_quantization``): the GELU
+    reads an int8 read-out at a scale that makes i-GELU's qb exact, and the igelu_unit
+    composite takes that int8 itself; softmax outputs are at the unit's 1/127 (no requant).
+    The host path's defaults keep the int32 GELU input and the calibrated softmax scale."""
+    from relax_graphs import attention_block, mlp_block
+
+    from l2g.codegen.gemmini.compile import gemmini_quantization
+    from l2g.passes import ibert as ib
+    from l2g.passes.pipeline import CompileContext, Pipeline
+    from l2g.passes.unit_calls import UNIT_KINDS
+
+    rng = np.random.default_rng(3)
+    mask = np.array([[[1] * 6 + [0] * 2]], dtype=np.int64)
+    mlp = [{"x": rng.normal(0, 1, (1, 8, 16)).astype("float32")} for _ in range(4)]
+    att = [{"x": rng.normal(0, 1, (1, 8, 16)).astype("float32"), "mask": mask} for _ in range(4)]
+
+    def unit_params(mod):
+        return {f.attrs["Composite"].split(".")[-1]: str(f.params[0].ty.dtype)
+                for gv, f in mod.functions.items() if f.attrs is not None and "Composite" in f.attrs
+                and str(f.attrs["Composite"]).split(".")[-1] in UNIT_KINDS}
+
+    for fields, gelu_in in ((gemmini_quantization("integer"), "int8"), ({}, "int32")):
+        ctx = CompileContext(calib_inputs=mlp, **fields)
+        rep = IntegerOnlyReport()
+        q = Pipeline(["calibrate", "quantize"]).run(mlp_block(), ctx)
+        new = integer_only(q, ctx, report=rep)
+        (gelu,) = [p for k, p in rep.plans if k == "gelu"]
+        assert unit_params(new)["igelu_unit"] == gelu_in
+        if gelu_in == "int8":
+            assert gelu.shift == 0 and gelu.io.in_dtype == "int8"
+            # qb is b·√2/S exactly (up to the 1e-4 margin that keeps truncation on the integer)
+            assert abs(gelu.consts.qb - ib.GELU_B * np.sqrt(2) / gelu.io.in_scale) < 1e-3
+        args = [mlp[0][p.name] for p in mlp_block()["main"].params]
+        np.testing.assert_allclose(build_host(new)(*args), build_host(mlp_block())(*args), atol=0.3)
+
+        ctx = CompileContext(calib_inputs=att, **fields)
+        rep = IntegerOnlyReport()
+        new = integer_only(Pipeline(["calibrate", "quantize"]).run(attention_block(), ctx), ctx, report=rep)
+        (sm,) = [p for k, p in rep.plans if k == "softmax"]
+        assert (sm.requant is None) == (gelu_in == "int8")

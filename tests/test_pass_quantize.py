@@ -179,3 +179,17 @@ def test_mlp_block_close_to_float():
     assert ctx.quant_report.float_ops == {}
     a, b = build_host(mod)(samples[0]), build_host(qmod)(samples[0])
     assert np.abs(a - b).max() < 0.15
+
+
+@pytest.mark.parametrize("calibrated", [0.3, 0.0807, 0.05, 0.013, 0.002])
+def test_gelu_int8_input_scale_makes_qb_exact(calibrated):
+    """The snapped scale is at most 1/|qb| coarser than calibrated, and i-GELU's truncated qb
+    then equals b·√2/S (to the 1e-4 margin)."""
+    from l2g.passes import ibert as ib
+    from l2g.passes.quantize import gelu_int8_input_scale
+
+    s = gelu_int8_input_scale(calibrated)
+    c = ib.gelu_consts(s)
+    exact = ib.GELU_B * np.sqrt(2) / s
+    assert abs(c.qb - exact) < 1e-3
+    assert calibrated * (1 - 1e-5) <= s <= calibrated * (1 + 1 / abs(c.qb) + 1e-5)

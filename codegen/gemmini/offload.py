@@ -169,7 +169,7 @@ def norm_unit_offloadable(cfg: GemminiConfig, func) -> bool:
     if kind not in NORM_UNIT_KINDS or not cfg.has_normalizations or len(func.params) != 1:
         return False
     (p,) = func.params
-    if str(p.ty.dtype) != "int32":
+    if str(p.ty.dtype) != "int32" and not (kind == "igelu_unit" and str(p.ty.dtype) == "int8"):
         return False
     cols = int(p.ty.shape[-1].value)
     if kind != "igelu_unit" and -(-cols // cfg.dim) * cfg.dim > cfg.acc_rows:
@@ -191,7 +191,8 @@ def _emit_norm_unit(builder: ProgramBuilder, cfg: GemminiConfig, binding, kind: 
                 f"{_f32_literal(_attr(func, 'l2g.scale'))});")
     elif kind == "igelu_unit":
         qb, qc = int(_attr(func, "l2g.qb")), int(_attr(func, "l2g.qc"))
-        stmt = f"l2g_igelu_unit({x.cname}, {out.cname}, {rows}, {cols}, {qb}, {qc}, {_f32_literal(_attr(func, 'l2g.scale'))});"
+        fn = "l2g_igelu_unit_i8" if x.dtype == "int8" else "l2g_igelu_unit"
+        stmt = f"{fn}({x.cname}, {out.cname}, {rows}, {cols}, {qb}, {qc}, {_f32_literal(_attr(func, 'l2g.scale'))});"
     else:
         tile_scales = np.array(_ln_tile_scales(cfg, func, cols), np.float32)
         scales = builder.add_weight(tile_scales, f"{binding.var.name}_ln_scale")

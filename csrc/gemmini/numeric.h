@@ -67,14 +67,18 @@ inline int32_t igelu(int32_t q, int32_t qb, int32_t qc) {
   return wmul(q, wadd(erf, qc));
 }
 
-// i-exp (§4.4) for q = x − max ≤ 0.  The final shift uses z & 31 like the CPU gold and the
-// MODEL (the spec's recommendation); silicon would return 0 for z ≥ 32.
+// i-exp (§4.4) for q = x − max ≤ 0, with silicon's final shift (2023 RTL): z saturates to 32
+// when any of its bits 5..15 is set, and the shift is logical, so such elements give 0.  The
+// spec recommends the CPU gold's z & 31 instead; following silicon means an element far below
+// its row's max (a masked token) gives exactly 0 with no clamp pass on the CPU, and a program
+// computes the same on Spike as on the chip.
 inline int32_t iexp(int32_t q, int32_t qb, int32_t qc, int32_t qln2, int32_t qln2_inv) {
   int32_t z = wmul(wmul(q, -1), qln2_inv) >> 16;
   int32_t qp = wadd(q, wmul(z, qln2));
   int32_t t = wadd(qp, qb);
   int32_t e = wadd(wmul(t, t), qc);
-  return e >> (static_cast<uint32_t>(z) & 31);
+  if (static_cast<uint32_t>(z) & 0xFFE0u) return 0;
+  return static_cast<int32_t>(static_cast<uint32_t>(e) >> (static_cast<uint32_t>(z) & 31u));
 }
 
 }  // namespace gemmini

@@ -172,12 +172,16 @@ static inline void l2g_layernorm_unit(const acc_t *x, elem_t *out, size_t rows, 
 /* out = ACC_SCALE(igelu(x), scale), elementwise, through the unit's IGELU read-out.
  * Elementwise, so unlike softmax / LayerNorm no whole row has to sit in the accumulator:
  * column chunks of up to half the accumulator alternate between its halves, so the next
- * chunk's mvins overlap this chunk's read-outs (wide FFN rows, 3072 columns, exceed it). */
-static inline void l2g_igelu_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
-                                  float scale) {
+ * chunk's mvins overlap this chunk's read-outs (wide FFN rows, 3072 columns, exceed it).
+ * x holds acc_t, or elem_t when x_shrunk: a shrunk mvin sign-extends each int8 into the
+ * accumulator (MVIN_SCALE 1.0 keeps it), so an int8 matmul output needs no widening pass. */
+static inline void l2g__igelu_unit(const void *x, bool x_shrunk, elem_t *out, size_t rows, size_t cols,
+                                   int32_t qb, int32_t qc, float scale) {
   const size_t chunk = ACC_ROWS / 2 / DIM * DIM;
+  const size_t esize = x_shrunk ? sizeof(elem_t) : sizeof(acc_t);
   size_t half = 0;
-  l2g__norm_config_load(cols);
+  gemmini_extended3_config_ex(WEIGHT_STATIONARY, 0, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
+  gemmini_extended3_config_ld(cols * esize, MVIN_SCALE_IDENTITY, x_shrunk, 0);
   gemmini_extended_config_st(cols * sizeof(elem_t), IGELU, scale);
   gemmini_config_norm(0, 0, 0, 0, 0, qb, qc);
   for (size_t r0 = 0; r0 < rows; r0 += DIM) {
@@ -186,7 +190,7 @@ static inline void l2g_igelu_unit(const acc_t *x, elem_t *out, size_t rows, size
       const size_t kw = cols - k0 < chunk ? cols - k0 : chunk;
       for (size_t c0 = 0; c0 < kw; c0 += DIM) {
         const size_t w = kw - c0 < DIM ? kw - c0 : DIM;
-        gemmini_extended_mvin(x + r0 * cols + k0 + c0, L2G_ACC_ADDR(half + c0), w, n);
+        gemmini_extended_mvin((const char *)x + (r0 * cols + k0 + c0) * esize, L2G_ACC_ADDR(half + c0), w, n);
       }
       for (size_t c0 = 0; c0 < kw; c0 += DIM) {
         const size_t w = kw - c0 < DIM ? kw - c0 : DIM;
@@ -195,6 +199,17 @@ static inline void l2g_igelu_unit(const acc_t *x, elem_t *out, size_t rows, size
     }
   }
   gemmini_fence();
+}
+
+static inline void l2g_igelu_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
+                                  float scale) {
+  l2g__igelu_unit(x, false, out, rows, cols, qb, qc, scale);
+}
+
+/* The same for an int8 input (the read-out of a requantizing matmul). */
+static inline void l2g_igelu_unit_i8(const elem_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
+                                     float scale) {
+  l2g__igelu_unit(x, true, out, rows, cols, qb, qc, scale);
 }
 #endif /* HAS_NORMALIZATIONS */
 

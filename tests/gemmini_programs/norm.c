@@ -27,7 +27,8 @@ static int32_t ref_iexp(int32_t q, int32_t qb, int32_t qc, int32_t qln2, int32_t
   int32_t qp = w32((int64_t)q + w32((int64_t)z * qln2));
   int32_t t = w32((int64_t)qp + qb);
   int32_t e = w32((int64_t)w32((int64_t)t * t) + qc);
-  return e >> (z & 31);
+  if ((uint32_t)z & 0xFFE0u) return 0; /* silicon: z saturates to 32 */
+  return (int32_t)((uint32_t)e >> (z & 31));
 }
 static int32_t ref_igelu(int32_t q, int32_t qb, int32_t qc) {
   int32_t sign = q < 0 ? -1 : 1;
