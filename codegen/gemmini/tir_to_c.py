@@ -427,6 +427,13 @@ class _Printer:
             dt = dtype_of(e)
             if dt.startswith("float"):
                 raise UnsupportedTIR(f"{self.func_name}: float {kind}")
+            d = getattr(e.b, "value", None)
+            if type(e.b).__name__ == "IntImm" and d > 0 and d & (d - 1) == 0:
+                # floor semantics by a power of two are exactly an arithmetic shift and a mask
+                # (GCC shifts signed values arithmetically): index math of reshapes/transposes
+                if kind == "FloorDiv":
+                    return f"({self.expr(e.a)} >> {d.bit_length() - 1})"
+                return f"({self.expr(e.a)} & {d - 1})"
             width = "i64" if dt == "int64" else "i32"
             fn = "floordiv" if kind == "FloorDiv" else "floormod"
             return f"l2g_{fn}_{width}({self.expr(e.a)}, {self.expr(e.b)})"
