@@ -44,11 +44,9 @@ def test_compile_tiny_encoder(benchmark, tmp_path, mode, config):
     """`l2g compile` end to end (export, passes, host references, codegen, cross-compile)."""
     from l2g.bench.suites import TINY_ENCODER
     from l2g.codegen.gemmini.compile import compile_model
-    from l2g.frontend.synthetic import BertShape, make_bert_model
+    from l2g.frontend.synthetic import make_bert_model
 
-    e = TINY_ENCODER
-    model = make_bert_model(tmp_path / "hf", BertShape(hidden=e.hidden, heads=e.heads,
-                                                       intermediate=e.intermediate, layers=e.layers))
+    model = make_bert_model(tmp_path / "hf", TINY_ENCODER)
     manifest = benchmark.pedantic(
         lambda: compile_model(model, tmp_path / "out", config=config, mode=mode, seq_len=32), rounds=1, iterations=1)
     assert (tmp_path / "out" / manifest.elf).is_file()

@@ -300,11 +300,9 @@ def test_cli_model_suite_on_a_tiny_encoder(tmp_path):
     compiles in a fraction of the integer mode's time.  Both variants and their speedup run
     in `l2g bench ci`, which .ci/run gates.)"""
     from l2g.bench.suites import TINY_ENCODER
-    from l2g.frontend.synthetic import BertShape, make_bert_model
+    from l2g.frontend.synthetic import make_bert_model
 
-    e = TINY_ENCODER
-    hf = make_bert_model(tmp_path / "tiny", BertShape(hidden=e.hidden, heads=e.heads, intermediate=e.intermediate,
-                                                      layers=e.layers, max_positions=64))
+    hf = make_bert_model(tmp_path / "tiny", replace(TINY_ENCODER, max_positions=64))
     p = _bench("model", "--model-dir", str(hf), "--seq-len", "16", "--config", "default", "--mode", "baseline",
                "-q", "--keep-work", "-o", str(tmp_path / "out"))
     assert p.returncode == 0, p.stdout + p.stderr

@@ -18,6 +18,7 @@ from typing import Sequence
 from l2g.bench.classify import OpLike, breakdown, classify_ops
 from l2g.bench.schema import OP_CLASSES, HwInfo, OpRecord, PointResult, Speedup
 from l2g.errors import L2GError
+from l2g.frontend.synthetic import BertShape
 
 SUITES = ("gemm", "encoder", "model", "host", "ci")
 
@@ -107,27 +108,18 @@ class GemmTask:
         )
 
 
-@dataclass(frozen=True)
-class EncoderShape:
-    """A synthetic BERT encoder (random weights from ``seed``): the BERT-base layer by default."""
-
-    hidden: int = 768
-    heads: int = 12
-    intermediate: int = 3072
-    layers: int = 1
-    seed: int = 0
-
-
-BERT_BASE_LAYER = EncoderShape()
-TINY_ENCODER = EncoderShape(hidden=64, heads=2, intermediate=128, layers=1)
+#: the synthetic encoders of the `encoder` and `ci` suites (random weights, see ModelTask.seed)
+BERT_BASE_LAYER = BertShape()
+TINY_ENCODER = BertShape(hidden=64, heads=2, intermediate=128, layers=1)
 
 
 @dataclass(frozen=True)
 class ModelTask:
     """Compile a model directory (``l2g compile``) and run it once on Spike.
 
-    With ``encoder`` set, the model directory is first generated from that shape (so a
-    worker on any machine can rebuild the same model); otherwise ``model_dir`` is used.
+    With ``encoder`` set, the model directory is first generated from that shape and
+    ``seed`` (so a worker on any machine can rebuild the same model); otherwise
+    ``model_dir`` is used.
     """
 
     suite: str
@@ -135,7 +127,8 @@ class ModelTask:
     mode: str
     config: str
     seq_len: int
-    encoder: EncoderShape | None = None
+    encoder: BertShape | None = None
+    seed: int = 0
     model_dir: str | None = None
     timeout: float = 3600.0
 
@@ -148,12 +141,11 @@ class ModelTask:
 
         workdir.mkdir(parents=True, exist_ok=True)
         if self.encoder is not None:
-            from l2g.frontend.synthetic import BertShape, make_bert_model
+            from l2g.frontend.synthetic import make_bert_model
 
-            e = self.encoder
-            shape = BertShape(hidden=e.hidden, heads=e.heads, intermediate=e.intermediate, layers=e.layers,
-                              max_positions=max(512, self.seq_len), kind="embedding")
-            model_dir = make_bert_model(workdir / "hf", shape, seed=e.seed)
+            shape = replace(self.encoder, max_positions=max(self.encoder.max_positions, self.seq_len),
+                            kind="embedding")
+            model_dir = make_bert_model(workdir / "hf", shape, seed=self.seed)
         elif self.model_dir:
             model_dir = Path(self.model_dir)
         else:
