@@ -29,6 +29,8 @@ import tvm
 from tvm import relax
 from tvm.relax.dpl import is_const, is_op, wildcard
 
+from l2g.passes._relax_util import is_const as is_const_expr
+
 COMPOSITE_PREFIX = "l2g.gemmini."
 
 
@@ -42,7 +44,7 @@ def _requant(x):
 
 def _matmul_acc():
     mm = is_op("relax.matmul")(wildcard(), wildcard())
-    return mm | is_op("relax.add")(mm, is_const())
+    return mm | is_op("relax.add")(mm, is_const()) | is_op("relax.add")(mm, wildcard())
 
 
 def _dtype(expr) -> str:
@@ -55,7 +57,38 @@ def _is_int8_matmul(ctx: relax.transform.PatternCheckContext) -> bool:
     if len(mms) != 1:
         return False
     a, b = mms[0].args
-    return _dtype(a) == "int8" and _dtype(b) == "int8" and _dtype(mms[0]) == "int32"
+    if not (_dtype(a) == "int8" and _dtype(b) == "int8" and _dtype(mms[0]) == "int32"):
+        return False
+    adds = [c for c in calls if getattr(c.op, "name", "") == "relax.add"]
+    return all(accumulator_bias_ok(mms[0], add.args[1]) for add in adds)
+
+
+def _dims(expr) -> list[int] | None:
+    shape = getattr(expr.ty, "shape", None)
+    try:
+        return [int(d.value) for d in shape]
+    except (TypeError, AttributeError):
+        return None
+
+
+def accumulator_bias_ok(mm, bias) -> bool:
+    """Whether ``bias`` can start the accumulator under ``mm``'s result: an int32 constant,
+    or an int32 tensor (an attention mask, a residual) that is the same for every batch
+    element or has one matrix per batch element, with one row for all rows or one per row."""
+    if is_const_expr(bias):
+        return True
+    out, b = _dims(mm), _dims(bias)
+    if _dtype(bias) != "int32" or out is None or b is None or len(out) < 2 or len(b) > len(out):
+        return False
+    b = [1] * (len(out) - len(b)) + b
+    lead = 1
+    for d in b[:-2]:
+        lead *= d
+    batch = 1
+    for d in out[:-2]:
+        batch *= d
+    rows_ok = b[-2] in (1, out[-2]) or (len(out) == 2 and b[-2] == out[-2])
+    return b[-1] == out[-1] and rows_ok and lead in (1, batch)
 
 
 def _requant_is_int8(ctx: relax.transform.PatternCheckContext) -> bool:

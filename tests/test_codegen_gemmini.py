@@ -87,3 +87,52 @@ def test_fusion_leaves_float_and_layout_ops_on_cpu():
     fused = fuse(quantized_block())
     text = fused["main"].script()
     assert "R.permute_dims" in text  # layout op stays a plain CPU operator
+
+
+@pytest.mark.parametrize("bias_shape", [(1, 1, 20, 24), (1, 1, 1, 24), (1, 3, 20, 24), (20, 24)])
+def test_tensor_bias_starts_the_accumulator(tmp_path, bias_shape):
+    """An int32 tensor added to a matmul result (the attention mask under Q·Kᵀ, a residual)
+    joins the matmul composite and is mvin'd into the accumulator as its D matrix: one matrix
+    for all heads, one row for all rows, or one matrix per head; bit-exact with the host."""
+    from l2g.codegen.gemmini.offload import _tensor_bias_layout
+
+    rng = np.random.default_rng(5)
+    bb = relax.BlockBuilder()
+    q = relax.Var("q", relax.TensorType((1, 3, 20, 16), "int8"))
+    k = relax.Var("k", relax.TensorType((1, 3, 16, 24), "int8"))
+    bias = relax.Var("bias", relax.TensorType(bias_shape, "int32"))
+    with bb.function("main", [q, k, bias]):
+        with bb.dataflow():
+            s = bb.emit(op.add(bb.emit(op.matmul(q, k, out_dtype="int32")), bias))
+            out = bb.emit_output(bb.emit(op.right_shift(s, relax.const(1, "int32"))))
+        bb.emit_func_output(out)
+    mod = bb.get()
+    inputs = {"q": rng.integers(-128, 128, (1, 3, 20, 16), dtype=np.int8),
+              "k": rng.integers(-128, 128, (1, 3, 16, 24), dtype=np.int8),
+              "bias": np.where(rng.random(bias_shape) < 0.3, -(2**24), rng.integers(-999, 999, bias_shape)).astype(np.int32)}
+    fused, prog, res = compile_and_run(mod, "default", tmp_path, inputs)
+    kinds = [k for f in fused.functions.values() if (k := composite_kind(f))]
+    assert kinds == ["matmul"]
+    assert [o.kind for o in prog.ops].count("gemmini") == 1
+    stride, step = _tensor_bias_layout(bias_shape, (1, 3, 20, 24), 3, 20, 24)
+    assert (stride, step) == {(1, 1, 20, 24): (24, 0), (1, 1, 1, 24): (0, 0), (1, 3, 20, 24): (24, 480),
+                              (20, 24): (24, 0)}[bias_shape]
+    np.testing.assert_array_equal(res.outputs["output0"], _reference_args(mod, inputs))
+
+
+def _reference_args(mod, inputs):
+    ex = tvm.compile(mod, target=tvm.target.Target({"kind": "llvm"}))
+    out = relax.VirtualMachine(ex, tvm.cpu())["main"](*[tvm.runtime.tensor(v) for v in inputs.values()])
+    return out.numpy()
+
+
+def test_tensor_bias_layouts_the_kernel_cannot_take():
+    from l2g.codegen.gemmini.offload import _tensor_bias_layout
+
+    # one call over 2 x 20 rows: a bias that repeats per batch element has no single stride
+    assert _tensor_bias_layout((1, 20, 24), (2, 20, 24), 1, 40, 24) is None
+    # per-call bias whose batch count matches neither 1 nor the calls
+    assert _tensor_bias_layout((2, 20, 24), (4, 20, 24), 4, 20, 24) is None
+    # wrong column count
+    assert _tensor_bias_layout((1, 20, 23), (1, 20, 24), 1, 20, 24) is None
+    assert _tensor_bias_layout((2, 20, 24), (2, 20, 24), 1, 40, 24) == (24, 0)

@@ -6,6 +6,7 @@ paths on small synthetic graphs (test_codegen_*).
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -40,6 +41,9 @@ def test_compile_run_check_bit_exact(tiny_classifier, tmp_path, mode, config):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["mode"] == mode and manifest["config"] == config
     assert any(o["kind"] == "gemmini" for o in manifest["ops"])
+    # the attention mask is added in the accumulator (a bias matrix under Q·Kᵀ), not by the CPU
+    calls = re.findall(r"l2g_matmul_ws\(([^;]*)\);", (out / "model.c").read_text())
+    assert any(c.split(", ")[6] != "0" for c in calls), calls
 
     proc = subprocess.run(
         [*L2G, "run", str(out), "--check", "--text", SENTENCES[0], "--text", SENTENCES[5]],

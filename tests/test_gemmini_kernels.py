@@ -19,15 +19,17 @@ def acc_scale(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "cfg_name,m,k,n,use_bias,act",
+    "cfg_name,m,k,n,use_bias,act,full_bias",
     [
-        ("default", 16, 16, 16, False, 0),
-        ("default", 37, 100, 45, True, 1),  # padding in every dimension, ReLU
-        ("default", 128, 200, 150, True, 0),  # several tile blocks in i, j and k
-        ("ibert", 64, 48, 96, True, 0),
+        ("default", 16, 16, 16, False, 0, False),
+        ("default", 37, 100, 45, True, 1, False),  # padding in every dimension, ReLU
+        ("default", 128, 200, 150, True, 0, False),  # several tile blocks in i, j and k
+        ("ibert", 64, 48, 96, True, 0, False),
+        ("default", 128, 200, 150, True, 0, True),  # an m x n bias matrix over several blocks
+        ("ibert", 37, 64, 45, True, 0, True),  # ... with padded rows and columns
     ],
 )
-def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act):
+def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act, full_bias):
     cfg = get_config(cfg_name)
     plan = plan_matmul(cfg, m, k, n)
     if (m, k, n) == (128, 200, 150):
@@ -38,13 +40,13 @@ def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act):
     rng = np.random.default_rng(m * 7 + n)
     A = rng.integers(-128, 128, (m, k), dtype=np.int8)
     B = rng.integers(-128, 128, (k, n), dtype=np.int8)
-    bias = rng.integers(-20000, 20000, n, dtype=np.int32)
+    bias = rng.integers(-20000, 20000, (m, n) if full_bias else n, dtype=np.int32)
     scale = 1 / 256
     res = sim_c(
         [PROGRAMS / "matmul_plan.c"], config=cfg,
         defines=dict(MAT_M=m, MAT_K=k, MAT_N=n, TILE_I=plan.tile_i, TILE_J=plan.tile_j, TILE_K=plan.tile_k,
-                     USE_BIAS=int(use_bias), SCALE=f"{scale}f", ACT=act),
-        inputs={"A": A, "B": B, "bias": bias},
+                     USE_BIAS=int(use_bias), SCALE=f"{scale}f", ACT=act, BIAS_STRIDE=n if full_bias else 0),
+        inputs={"A": A, "B": B, "bias": bias.reshape(-1)},
     )
     acc = A.astype(np.int32) @ B.astype(np.int32) + (bias if use_bias else 0)
     if act == 1:

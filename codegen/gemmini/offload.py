@@ -216,13 +216,15 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
     a_expr, b_expr = mm.args
     a = _operand(builder, res, a_expr, args, "a")
     b = _operand(builder, res, b_expr, args, f"{binding.var.name}_w")
-    bias = None
+    bias, bias_expr = None, None
     for add in res.calls("relax.add"):
         bias_arr = _const_value(add.args[1])
         if bias_arr is not None:
             if bias_arr.ndim > 1 and int(np.prod(bias_arr.shape[:-1])) != 1:
                 return None  # a full bias matrix is not a repeating row
             bias = builder.add_weight(bias_arr.reshape(-1).astype(np.int32), f"{binding.var.name}_bias")
+        else:
+            bias_expr = add.args[1]
     scale = None
     if chain.kind == "matmul_requant":
         casts = [c for c in res.calls("relax.astype") if str(c.ty.dtype) == "int8"]
@@ -242,6 +244,13 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
         if tuple(a_shape[:-2]) != tuple(b_shape[:-2]):
             return None  # broadcasting batch dims: left to the CPU
         batch, m = b_batch, a_shape[-2]
+    bias_stride, bias_step = 0, 0
+    if bias_expr is not None:  # a tensor bias (attention mask, residual): see fuse.accumulator_bias_ok
+        bias = _operand(builder, res, bias_expr, args, "bias")
+        layout = _tensor_bias_layout(bias.shape, _shape(binding.var), batch if b_batch > 1 else 1, m, n)
+        if layout is None:
+            return None
+        bias_stride, bias_step = layout
     plan = plan_matmul(cfg, m, k, n, name=binding.var.name)
     builder.plans.append(plan)
 
@@ -256,19 +265,41 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
         acc = builder.new_tensor(f"{binding.var.name}_acc", "int32", _shape(binding.var), "temp")
     s_lit = _f32_literal(float(scale.reshape(-1)[0])) if scalar else "1.0f"
     plan_c = f"{{{m}, {k}, {n}, {plan.tile_i}, {plan.tile_j}, {plan.tile_k}}}"
-    bias_c = bias.cname if bias is not None else "NULL"
+    bias_c = f"{bias.cname} + bt * {bias_step}" if bias is not None else "NULL"
     b_step = f"{k * n}" if b_batch > 1 else "0"
     stmts = [
         f"static const l2g_matmul_plan_t plan_{out.cname} = {plan_c};",
         f"for (int bt = 0; bt < {batch}; bt++) "
         f"l2g_matmul_ws(&plan_{out.cname}, {a.cname} + bt * {m * k}, {k}, {b.cname} + bt * {b_step}, {n}, "
-        f"{bias_c}, {acc.cname} + bt * {m * n}, {n}, {s_lit}, 0, {'true' if full_c else 'false'});",
+        f"{bias_c}, {bias_stride}, {acc.cname} + bt * {m * n}, {n}, {s_lit}, 0, {'true' if full_c else 'false'});",
     ]
     if acc is not out:
         svec = builder.add_weight(np.broadcast_to(scale.astype(np.float32).reshape(-1), (n,)).copy(), f"{binding.var.name}_scale")
         stmts.append(f"l2g_requant_cols({acc.cname}, {out.cname}, {batch * m}, {n}, {svec.cname});")
     macs = batch * m * k * n
     return stmts, OpRecord(name=f"{binding.var.name}:{chain.kind}", kind="gemmini", macs=macs)
+
+
+def _tensor_bias_layout(bias_shape, out_shape, calls: int, m: int, n: int) -> tuple[int, int] | None:
+    """(row stride, per-call step) in elements of an int32 bias tensor added to the result of
+    ``calls`` kernel calls of ``m`` x ``n`` each, or None when no such layout exists."""
+    b = [1] * (len(out_shape) - len(bias_shape)) + list(bias_shape)
+    if len(b) != len(out_shape) or b[-1] != n:
+        return None
+    lead = int(np.prod(b[:-2], dtype=np.int64))
+    rows = b[-2]
+    out_lead = int(np.prod(out_shape[:-2], dtype=np.int64))
+    stride = 0 if rows == 1 else n
+    if calls > 1:  # one call per batch element, m = out_shape[-2]
+        if rows not in (1, m) or lead not in (1, calls):
+            return None
+        return stride, (0 if lead == 1 else rows * n)
+    # one call over all out_lead * out_shape[-2] rows
+    if rows == 1 and lead == 1:
+        return 0, 0
+    if rows == out_shape[-2] and lead == out_lead and lead * rows == m:
+        return n, 0
+    return None
 
 
 def _emit_resadd(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _Chain, args):
