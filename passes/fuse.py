@@ -19,6 +19,11 @@ Gemmini's accumulator read-out ``ACC_SCALE``):
     ``int8 @ int8 -> int32`` (+ int32 bias constant) with the raw int32 result kept (for
     example Q·Kᵀ feeding softmax): a ``loop_ws`` matmul with full-width output.
 
+In both matmul patterns the bias may also be an int32 *tensor* (the attention mask added to
+Q·Kᵀ, a residual at the accumulator's scale) when :func:`accumulator_bias_ok` accepts its
+shape: it then starts the accumulator as the ``loop_ws`` D matrix instead of costing a CPU
+pass over the result.
+
 Normalization-unit composites (LayerNorm, softmax and GELU on the I-BERT unit) are not formed
 yet; those ops run on the CPU in integer arithmetic.
 """
