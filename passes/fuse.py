@@ -30,6 +30,8 @@ yet; those ops run on the CPU in integer arithmetic.
 
 from __future__ import annotations
 
+import math
+
 import tvm
 from tvm import relax
 from tvm.relax.dpl import is_const, is_op, wildcard
@@ -78,22 +80,58 @@ def _dims(expr) -> list[int] | None:
 
 def accumulator_bias_ok(mm, bias) -> bool:
     """Whether ``bias`` can start the accumulator under ``mm``'s result: an int32 constant,
-    or an int32 tensor (an attention mask, a residual) that is the same for every batch
-    element or has one matrix per batch element, with one row for all rows or one per row."""
+    or an int32 tensor (an attention mask, a residual) that :func:`tensor_bias_layout` can
+    lay out as the D matrix."""
     if is_const_expr(bias):
         return True
-    out, b = _dims(mm), _dims(bias)
-    if _dtype(bias) != "int32" or out is None or b is None or len(out) < 2 or len(b) > len(out):
+    a, b, d = _dims(mm.args[0]), _dims(mm.args[1]), _dims(bias)
+    if _dtype(bias) != "int32" or a is None or b is None or d is None:
         return False
-    b = [1] * (len(out) - len(b)) + b
-    lead = 1
-    for d in b[:-2]:
-        lead *= d
-    batch = 1
-    for d in out[:-2]:
-        batch *= d
-    rows_ok = b[-2] in (1, out[-2]) or (len(out) == 2 and b[-2] == out[-2])
-    return b[-1] == out[-1] and rows_ok and lead in (1, batch)
+    return tensor_bias_layout(d, a, b) is not None
+
+
+def matmul_calls(a_shape, b_shape) -> tuple[int, int] | None:
+    """How ``a @ b`` runs as ``l2g_matmul_ws`` calls: (calls, rows per call).  A 2-D weight
+    is one call over all rows of ``a``; a batched ``b`` is one call per batch element and
+    needs ``a``'s batch dims to be the same (no broadcasting).  None when neither holds."""
+    if len(a_shape) < 2 or len(b_shape) < 2 or b_shape[-2] != a_shape[-1]:
+        return None
+    b_batch = math.prod(b_shape[:-2])
+    if b_batch == 1:
+        return 1, math.prod(a_shape[:-1])
+    if tuple(a_shape[:-2]) != tuple(b_shape[:-2]):
+        return None
+    return b_batch, a_shape[-2]
+
+
+def tensor_bias_layout(bias_shape, a_shape, b_shape) -> tuple[int, int] | None:
+    """(row stride, per-call step) in elements of an int32 bias tensor added to ``a @ b``
+    over the kernel calls of :func:`matmul_calls`: one row for all rows (stride 0) or one per
+    row (stride n), the same for every call or one matrix per call.  None when the kernel
+    can't read it that way."""
+    calls_rows = matmul_calls(a_shape, b_shape)
+    if calls_rows is None:
+        return None
+    calls, m = calls_rows
+    n = b_shape[-1]
+    out_shape = [*a_shape[:-1], n]
+    if len(bias_shape) > len(out_shape):
+        return None
+    bias = [1] * (len(out_shape) - len(bias_shape)) + list(bias_shape)
+    if bias[-1] != n:
+        return None
+    lead, rows = math.prod(bias[:-2]), bias[-2]
+    stride = 0 if rows == 1 else n
+    if calls > 1:  # one call per batch element, m = out_shape[-2]
+        if rows not in (1, m) or lead not in (1, calls):
+            return None
+        return stride, (0 if lead == 1 else rows * n)
+    # one call over all rows
+    if rows == 1 and lead == 1:
+        return 0, 0
+    if rows == out_shape[-2] and lead == math.prod(out_shape[:-2]) and lead * rows == m:
+        return n, 0
+    return None
 
 
 def _requant_is_int8(ctx: relax.transform.PatternCheckContext) -> bool:

@@ -94,7 +94,7 @@ def test_tensor_bias_starts_the_accumulator(tmp_path, bias_shape):
     """An int32 tensor added to a matmul result (the attention mask under Q·Kᵀ, a residual)
     joins the matmul composite and is mvin'd into the accumulator as its D matrix: one matrix
     for all heads, one row for all rows, or one matrix per head; bit-exact with the host."""
-    from l2g.codegen.gemmini.offload import _tensor_bias_layout
+    from l2g.passes.fuse import tensor_bias_layout
 
     rng = np.random.default_rng(5)
     bb = relax.BlockBuilder()
@@ -114,7 +114,7 @@ def test_tensor_bias_starts_the_accumulator(tmp_path, bias_shape):
     kinds = [k for f in fused.functions.values() if (k := composite_kind(f))]
     assert kinds == ["matmul"]
     assert [o.kind for o in prog.ops].count("gemmini") == 1
-    stride, step = _tensor_bias_layout(bias_shape, (1, 3, 20, 24), 3, 20, 24)
+    stride, step = tensor_bias_layout(bias_shape, (1, 3, 20, 16), (1, 3, 16, 24))
     assert (stride, step) == {(1, 1, 20, 24): (24, 0), (1, 1, 1, 24): (0, 0), (1, 3, 20, 24): (24, 480),
                               (20, 24): (24, 0)}[bias_shape]
     np.testing.assert_array_equal(res.outputs["output0"], _reference_args(mod, inputs))
@@ -127,12 +127,13 @@ def _reference_args(mod, inputs):
 
 
 def test_tensor_bias_layouts_the_kernel_cannot_take():
-    from l2g.codegen.gemmini.offload import _tensor_bias_layout
+    from l2g.passes.fuse import tensor_bias_layout
 
-    # one call over 2 x 20 rows: a bias that repeats per batch element has no single stride
-    assert _tensor_bias_layout((1, 20, 24), (2, 20, 24), 1, 40, 24) is None
+    # a 2-D weight is one call over 2 x 20 rows: a bias that repeats per batch element has no
+    # single stride
+    assert tensor_bias_layout((1, 20, 24), (2, 20, 16), (16, 24)) is None
     # per-call bias whose batch count matches neither 1 nor the calls
-    assert _tensor_bias_layout((2, 20, 24), (4, 20, 24), 4, 20, 24) is None
+    assert tensor_bias_layout((2, 20, 24), (4, 20, 16), (4, 16, 24)) is None
     # wrong column count
-    assert _tensor_bias_layout((1, 20, 23), (1, 20, 24), 1, 20, 24) is None
-    assert _tensor_bias_layout((2, 20, 24), (2, 20, 24), 1, 40, 24) == (24, 0)
+    assert tensor_bias_layout((1, 20, 23), (1, 20, 16), (16, 24)) is None
+    assert tensor_bias_layout((2, 20, 24), (2, 20, 16), (16, 24)) == (24, 0)

@@ -31,6 +31,7 @@ from tvm import relax
 
 from l2g.codegen.gemmini.offload import gemmini_offload
 from l2g.codegen.gemmini.program import CFLAGS, CodegenError, emit_program
+from l2g.codegen.gemmini.tir_to_c import power_of_two_divisor
 from l2g.errors import L2GError
 from l2g.hwconfig import GemminiConfig, get_config
 from l2g.passes.fuse import fuse
@@ -268,11 +269,8 @@ def _children(node):
 
 def _fanout(node) -> int:
     """How many copies of each operand the lowered form of ``node`` holds."""
-    if type(node).__name__ not in ("FloorDiv", "FloorMod"):
-        return 1
-    d = node.b
-    if isinstance(d, tvm.tirx.IntImm) and d.value > 0 and d.value & (d.value - 1) == 0:
-        return 1  # a shift / mask
+    if type(node).__name__ not in ("FloorDiv", "FloorMod") or power_of_two_divisor(node) is not None:
+        return 1  # not a division, or one that lowers to a shift / mask
     return _DIVISION_FANOUT
 
 

@@ -25,7 +25,7 @@ from tvm import relax
 
 from l2g.codegen.gemmini.program import OpRecord, ProgramBuilder
 from l2g.hwconfig import GemminiConfig
-from l2g.passes.fuse import composite_kind
+from l2g.passes.fuse import composite_kind, matmul_calls, tensor_bias_layout
 from l2g.passes.tile import MatmulPlan, plan_matmul
 
 
@@ -235,19 +235,14 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
     a_shape, b_shape = a.shape, b.shape
     k = a_shape[-1]
     n = b_shape[-1]
-    if b_shape[-2] != k:
-        return None
-    b_batch = int(np.prod(b_shape[:-2], dtype=np.int64)) if len(b_shape) > 2 else 1
-    if b_batch == 1:
-        batch, m = 1, int(np.prod(a_shape[:-1], dtype=np.int64))
-    else:
-        if tuple(a_shape[:-2]) != tuple(b_shape[:-2]):
-            return None  # broadcasting batch dims: left to the CPU
-        batch, m = b_batch, a_shape[-2]
+    calls_rows = matmul_calls(a_shape, b_shape)
+    if calls_rows is None:
+        return None  # broadcasting batch dims: left to the CPU
+    batch, m = calls_rows  # batch > 1: one call per batch element of a batched B
     bias_stride, bias_step = 0, 0
     if bias_expr is not None:  # a tensor bias (attention mask, residual): see fuse.accumulator_bias_ok
         bias = _operand(builder, res, bias_expr, args, "bias")
-        layout = _tensor_bias_layout(bias.shape, _shape(binding.var), batch if b_batch > 1 else 1, m, n)
+        layout = tensor_bias_layout(bias.shape, a_shape, b_shape)
         if layout is None:
             return None
         bias_stride, bias_step = layout
@@ -266,7 +261,7 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
     s_lit = _f32_literal(float(scale.reshape(-1)[0])) if scalar else "1.0f"
     plan_c = f"{{{m}, {k}, {n}, {plan.tile_i}, {plan.tile_j}, {plan.tile_k}}}"
     bias_c = f"{bias.cname} + bt * {bias_step}" if bias is not None else "NULL"
-    b_step = f"{k * n}" if b_batch > 1 else "0"
+    b_step = f"{k * n}" if batch > 1 else "0"
     stmts = [
         f"static const l2g_matmul_plan_t plan_{out.cname} = {plan_c};",
         f"for (int bt = 0; bt < {batch}; bt++) "
@@ -278,28 +273,6 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
         stmts.append(f"l2g_requant_cols({acc.cname}, {out.cname}, {batch * m}, {n}, {svec.cname});")
     macs = batch * m * k * n
     return stmts, OpRecord(name=f"{binding.var.name}:{chain.kind}", kind="gemmini", macs=macs)
-
-
-def _tensor_bias_layout(bias_shape, out_shape, calls: int, m: int, n: int) -> tuple[int, int] | None:
-    """(row stride, per-call step) in elements of an int32 bias tensor added to the result of
-    ``calls`` kernel calls of ``m`` x ``n`` each, or None when no such layout exists."""
-    b = [1] * (len(out_shape) - len(bias_shape)) + list(bias_shape)
-    if len(b) != len(out_shape) or b[-1] != n:
-        return None
-    lead = int(np.prod(b[:-2], dtype=np.int64))
-    rows = b[-2]
-    out_lead = int(np.prod(out_shape[:-2], dtype=np.int64))
-    stride = 0 if rows == 1 else n
-    if calls > 1:  # one call per batch element, m = out_shape[-2]
-        if rows not in (1, m) or lead not in (1, calls):
-            return None
-        return stride, (0 if lead == 1 else rows * n)
-    # one call over all out_lead * out_shape[-2] rows
-    if rows == 1 and lead == 1:
-        return 0, 0
-    if rows == out_shape[-2] and lead == out_lead and lead * rows == m:
-        return n, 0
-    return None
 
 
 def _emit_resadd(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _Chain, args):

@@ -86,6 +86,15 @@ def lower_prim_funcs(mod: tvm.IRModule) -> tvm.IRModule:
 SMALL_LOCAL_BYTES = 64
 
 
+def power_of_two_divisor(node) -> int | None:
+    """The divisor of a floor division / modulo when it is a constant power of two (which
+    lowers to a shift or a mask), else None."""
+    d = getattr(node, "b", None)
+    if type(d).__name__ == "IntImm" and d.value > 0 and d.value & (d.value - 1) == 0:
+        return int(d.value)
+    return None
+
+
 PRELUDE = r"""
 /* helpers for TIR semantics that C does not have built in */
 static inline int64_t l2g_floordiv_i64(int64_t a, int64_t b) { int64_t q = a / b; return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q; }
@@ -427,8 +436,8 @@ class _Printer:
             dt = dtype_of(e)
             if dt.startswith("float"):
                 raise UnsupportedTIR(f"{self.func_name}: float {kind}")
-            d = getattr(e.b, "value", None)
-            if type(e.b).__name__ == "IntImm" and d > 0 and d & (d - 1) == 0:
+            d = power_of_two_divisor(e)
+            if d is not None:
                 # floor semantics by a power of two are exactly an arithmetic shift and a mask
                 # (GCC shifts signed values arithmetically): index math of reshapes/transposes
                 if kind == "FloorDiv":

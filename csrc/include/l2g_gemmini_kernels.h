@@ -136,16 +136,18 @@ static inline void l2g__norm_passes(elem_t *out, size_t r0, size_t rows, size_t 
   }
 }
 
-static inline void l2g__norm_config_load(size_t cols) {
+/* Rows of cols elements mvin'd into the accumulator: acc_t, or elem_t when shrunk (a shrunk
+ * mvin sign-extends each int8; MVIN_SCALE 1.0 keeps its value). */
+static inline void l2g__norm_config_load(size_t cols, bool shrunk) {
   gemmini_extended3_config_ex(WEIGHT_STATIONARY, 0, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
-  gemmini_extended3_config_ld(cols * sizeof(acc_t), MVIN_SCALE_IDENTITY, false, 0);
+  gemmini_extended3_config_ld(cols * (shrunk ? sizeof(elem_t) : sizeof(acc_t)), MVIN_SCALE_IDENTITY, shrunk, 0);
 }
 
 /* out = the unit's SOFTMAX read-out of each row of x: ACC_SCALE(iexp(x - max), inv_sum_exp * scale). */
 static inline void l2g_softmax_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, int32_t qb, int32_t qc,
                                     int32_t qln2, int32_t qln2_inv, float scale) {
   static const int other[3] = {5, 6, 0}, last[3] = {5, 7, 0}; /* MAX; SUM_EXP / INV_SUM_EXP; RESET */
-  l2g__norm_config_load(cols);
+  l2g__norm_config_load(cols, false);
   gemmini_extended_config_st(cols * sizeof(elem_t), NO_ACTIVATION, scale);
   gemmini_config_norm(qln2, 0, 0, 1, 0, qb, qc); /* act_msb = 1 selects SOFTMAX */
   gemmini_config_norm(qln2_inv, 1, 0, 1, 0, qb, qc);
@@ -160,7 +162,7 @@ static inline void l2g_softmax_unit(const acc_t *x, elem_t *out, size_t rows, si
 /* out = the unit's LAYERNORM read-out of each row: (x - mean) * inv_stddev, scaled per column tile. */
 static inline void l2g_layernorm_unit(const acc_t *x, elem_t *out, size_t rows, size_t cols, const float *col_scale) {
   static const int other[3] = {1, 3, 0}, last[3] = {2, 4, 0}; /* SUM / MEAN; VARIANCE / INV_STDDEV; RESET */
-  l2g__norm_config_load(cols);
+  l2g__norm_config_load(cols, false);
   gemmini_extended_config_st(cols * sizeof(elem_t), LAYERNORM, col_scale[0]);
   for (size_t r0 = 0; r0 < rows; r0 += DIM) {
     const size_t n = rows - r0 < DIM ? rows - r0 : DIM;
@@ -174,15 +176,13 @@ static inline void l2g_layernorm_unit(const acc_t *x, elem_t *out, size_t rows, 
  * Elementwise, so unlike softmax / LayerNorm no whole row has to sit in the accumulator:
  * column chunks of up to half the accumulator alternate between its halves, so the next
  * chunk's mvins overlap this chunk's read-outs (wide FFN rows, 3072 columns, exceed it).
- * x holds acc_t, or elem_t when x_shrunk: a shrunk mvin sign-extends each int8 into the
- * accumulator (MVIN_SCALE 1.0 keeps it), so an int8 matmul output needs no widening pass. */
+ * x holds acc_t, or elem_t when x_shrunk, so an int8 matmul output needs no widening pass. */
 static inline void l2g__igelu_unit(const void *x, bool x_shrunk, elem_t *out, size_t rows, size_t cols,
                                    int32_t qb, int32_t qc, float scale) {
   const size_t chunk = ACC_ROWS / 2 / DIM * DIM;
   const size_t esize = x_shrunk ? sizeof(elem_t) : sizeof(acc_t);
   size_t half = 0;
-  gemmini_extended3_config_ex(WEIGHT_STATIONARY, 0, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
-  gemmini_extended3_config_ld(cols * esize, MVIN_SCALE_IDENTITY, x_shrunk, 0);
+  l2g__norm_config_load(cols, x_shrunk);
   gemmini_extended_config_st(cols * sizeof(elem_t), IGELU, scale);
   gemmini_config_norm(0, 0, 0, 0, 0, qb, qc);
   for (size_t r0 = 0; r0 < rows; r0 += DIM) {
