@@ -24,6 +24,13 @@ Q·Kᵀ, a residual at the accumulator's scale) when :func:`accumulator_bias_ok`
 shape: it then starts the accumulator as the ``loop_ws`` D matrix instead of costing a CPU
 pass over the result.
 
+Attention's head split and merge join the matmuls too.  An operand
+``permute_dims(reshape(x))`` (one head of the hidden-state matrix, or Kᵀ) is read in place
+with a row stride, Kᵀ through the array's B transpose, and a result followed by
+``reshape(permute_dims(·))`` is written with a row stride into the merged matrix
+(:func:`operand_layout`, :func:`result_layout`).  Gemmini's DMA takes any row stride, so
+these transposes cost no CPU pass.
+
 Normalization-unit composites (LayerNorm, softmax and GELU on the I-BERT unit) are not formed
 yet; those ops run on the CPU in integer arithmetic.
 """
@@ -31,12 +38,16 @@ yet; those ops run on the CPU in integer arithmetic.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import tvm
 from tvm import relax
+from tvm.relax.backend.utils import has_leaking_intermediate_variables
 from tvm.relax.dpl import is_const, is_op, wildcard
 
 from l2g.passes._relax_util import is_const as is_const_expr
+from l2g.passes._relax_util import const_array, op_name
 
 COMPOSITE_PREFIX = "l2g.gemmini."
 
@@ -49,8 +60,21 @@ def _requant(x):
     return is_op("relax.astype")(c)
 
 
-def _matmul_acc():
-    mm = is_op("relax.matmul")(wildcard(), wildcard())
+def _split_view(x):
+    """``permute_dims(reshape(x))``: a head split (or Kᵀ) read in place by the kernel."""
+    return is_op("relax.permute_dims")(is_op("relax.reshape")(x, wildcard()))
+
+
+def _merge_view(x):
+    """``reshape(permute_dims(x))``: a head merge the kernel writes in place."""
+    return is_op("relax.reshape")(is_op("relax.permute_dims")(x), wildcard())
+
+
+def _matmul_acc(views: bool = False):
+    if views:
+        mm = is_op("relax.matmul")(_split_view(wildcard()) | wildcard(), _split_view(wildcard()) | wildcard())
+    else:
+        mm = is_op("relax.matmul")(wildcard(), wildcard())
     return mm | is_op("relax.add")(mm, is_const()) | is_op("relax.add")(mm, wildcard())
 
 
@@ -67,7 +91,110 @@ def _is_int8_matmul(ctx: relax.transform.PatternCheckContext) -> bool:
     if not (_dtype(a) == "int8" and _dtype(b) == "int8" and _dtype(mms[0]) == "int32"):
         return False
     adds = [c for c in calls if getattr(c.op, "name", "") == "relax.add"]
-    return all(accumulator_bias_ok(mms[0], add.args[1]) for add in adds)
+    if not all(accumulator_bias_ok(mms[0], add.args[1]) for add in adds):
+        return False
+    views = [c for c in calls if op_name(c) in ("relax.permute_dims", "relax.reshape")]
+    if not views:
+        return True
+    # a view's intermediate is never materialized, so nothing else may read it
+    if has_leaking_intermediate_variables(ctx):
+        return False
+    value_of = _lookup(ctx.matched_bindings)
+    a, b = (operand_layout(x, value_of) for x in mms[0].args)
+    calls_rows = matmul_calls(_dims(mms[0].args[0]), _dims(mms[0].args[1]))
+    if a is None or b is None or calls_rows is None or a[1].col != 1:
+        return False
+    if calls_rows[0] == 1 and (a[1] != _contiguous_layout(_dims(mms[0].args[0])) or b[1].col != 1):
+        return False  # one call over all rows: its rows must be one contiguous run
+    out = result_layout(ctx.matched_expr, value_of)
+    return out is not None and out[1].col == 1
+
+
+def _lookup(bindings) -> Callable:
+    """``var -> bound value`` over a binding map (the expression itself when unbound)."""
+    def value_of(expr):
+        for var, val in bindings.items():
+            if var.same_as(expr):
+                return val
+        return expr
+    return value_of
+
+
+@dataclass(frozen=True)
+class MatrixLayout:
+    """Where a kernel call finds its matrix in a flat buffer, in elements: the matrix of call
+    ``bt`` starts at ``bt * step``, and its element (r, c) is at ``r * row + c * col``.  Rows
+    of int8 A and C must be contiguous (``col == 1``); a B with ``row == 1`` is stored
+    transposed (n × k, row stride ``col``) and the array transposes it."""
+
+    step: int
+    row: int
+    col: int
+
+
+def _contiguous_strides(shape) -> list[int]:
+    strides, acc = [], 1
+    for d in reversed(list(shape)):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
+def _layout(shape, strides) -> MatrixLayout | None:
+    """The kernel's layout of a strided (batched) matrix view; None when its batch dims do
+    not collapse to one step or neither its rows nor its columns are contiguous."""
+    batch = [(d, st) for d, st in zip(shape[:-2], strides[:-2]) if d != 1]
+    step = batch[-1][1] if batch else math.prod(shape[-2:])
+    for (d_out, st_out), (d_in, st_in) in zip(batch, batch[1:]):
+        if st_out != st_in * d_in:
+            return None
+    row, col = strides[-2], strides[-1]
+    if col != 1 and row != 1:
+        return None
+    return MatrixLayout(step, row, col)
+
+
+def _contiguous_layout(shape) -> MatrixLayout:
+    return _layout(shape, _contiguous_strides(shape))
+
+
+def _axes(permute, rank: int) -> list[int]:
+    axes = permute.attrs.axes
+    return list(range(rank))[::-1] if axes is None else [int(a) for a in axes]
+
+
+def operand_layout(expr, value_of: Callable) -> tuple[object, MatrixLayout] | None:
+    """(buffer expression, layout) of a matmul operand: the source of a head-split view
+    ``permute_dims(reshape(src))``, or the operand itself, contiguous."""
+    view = value_of(expr)
+    if op_name(view) != "relax.permute_dims":
+        return expr, _contiguous_layout(_dims(expr))
+    reshaped = value_of(view.args[0])
+    if op_name(reshaped) != "relax.reshape":
+        return None
+    r_shape = _dims(reshaped)
+    st = _contiguous_strides(r_shape)
+    layout = _layout(_dims(view), [st[a] for a in _axes(view, len(r_shape))])
+    return (reshaped.args[0], layout) if layout is not None else None
+
+
+def result_layout(expr, value_of: Callable) -> tuple[object, MatrixLayout] | None:
+    """(matmul-side result expression, its layout in ``expr``'s buffer) for a composite's
+    result ``expr``: in place when ``expr`` is a head merge ``reshape(permute_dims(r))``,
+    else ``expr`` itself, contiguous."""
+    merged = value_of(expr)
+    if op_name(merged) != "relax.reshape" or op_name(value_of(merged.args[0])) != "relax.permute_dims":
+        return expr, _contiguous_layout(_dims(expr))
+    permute = value_of(merged.args[0])
+    inner = permute.args[0]
+    shape = _dims(inner)
+    axes = _axes(permute, len(shape))
+    st_p = _contiguous_strides([shape[a] for a in axes])
+    st = [0] * len(shape)
+    for d, a in enumerate(axes):
+        st[a] = st_p[d]
+    layout = _layout(shape, st)
+    return (inner, layout) if layout is not None else None
 
 
 def _dims(expr) -> list[int] | None:
@@ -141,7 +268,13 @@ def _requant_is_int8(ctx: relax.transform.PatternCheckContext) -> bool:
 
 
 def _check_matmul_requant(ctx) -> bool:
-    return _is_int8_matmul(ctx) and _requant_is_int8(ctx)
+    if not (_is_int8_matmul(ctx) and _requant_is_int8(ctx)):
+        return False
+    if op_name(ctx.matched_expr) != "relax.reshape":
+        return True
+    # a merged result is written in place by the mvout, which takes one scalar scale only
+    mults = [e for e in ctx.matched_bindings.values() if op_name(e) == "relax.multiply"]
+    return all(const_array(m.args[1]) is not None and const_array(m.args[1]).size == 1 for m in mults)
 
 
 def _check_resadd(ctx) -> bool:
@@ -155,9 +288,16 @@ def patterns() -> list[relax.transform.FusionPattern]:
     a = is_op("relax.astype")(_requant(a_in) | a_in)
     b = is_op("relax.astype")(_requant(b_in) | b_in)
     resadd = _requant(is_op("relax.add")(a, b))
+    mm_requant = _requant(_matmul_acc(views=True))
+    # FuseOpsByPattern partitions with each pattern in turn: a head merge is claimed together
+    # with its matmul before the matmul alone, and a matmul whose views are rejected (an
+    # intermediate used elsewhere) is still claimed without them by the plain pattern after
     return [
+        relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul_requant", _merge_view(mm_requant), {}, _check_matmul_requant),
+        relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul_requant", mm_requant, {}, _check_matmul_requant),
         relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul_requant", _requant(_matmul_acc()), {}, _check_matmul_requant),
         relax.transform.FusionPattern(COMPOSITE_PREFIX + "resadd", resadd, {}, _check_resadd),
+        relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul", _matmul_acc(views=True), {}, _is_int8_matmul),
         relax.transform.FusionPattern(COMPOSITE_PREFIX + "matmul", _matmul_acc(), {}, _is_int8_matmul),
     ]
 

@@ -137,3 +137,59 @@ def test_tensor_bias_layouts_the_kernel_cannot_take():
     # wrong column count
     assert tensor_bias_layout((1, 20, 23), (1, 20, 16), (16, 24)) is None
     assert tensor_bias_layout((2, 20, 24), (2, 20, 16), (16, 24)) == (24, 0)
+
+
+def attention_heads(seq=20, heads=3, head_dim=16, leak=False):
+    """Multi-head attention's matmuls as BERT exports them: head split (reshape, then
+    permute_dims; Kᵀ as a second permutation), Q·Kᵀ, P·V, head merge (permute_dims, then
+    reshape).  ``leak``: the split K is also returned, so its view must be materialized."""
+    hidden = heads * head_dim
+    bb = relax.BlockBuilder()
+    q, k, v = (relax.Var(n, relax.TensorType((1, seq, hidden), "int8")) for n in "qkv")
+    with bb.function("main", [q, k, v]):
+        with bb.dataflow():
+            def split(x, axes):
+                return bb.emit(op.permute_dims(bb.emit(op.reshape(x, (1, seq, heads, head_dim))), axes))
+
+            k_split = bb.emit(op.reshape(k, (1, seq, heads, head_dim)))
+            kt = bb.emit(op.permute_dims(k_split, [0, 2, 3, 1]))
+            s = bb.emit(op.matmul(split(q, [0, 2, 1, 3]), kt, out_dtype="int32"))
+            p = _requant(bb, bb.emit(op.right_shift(s, relax.const(2, "int32"))), 1 / 128)  # a stand-in softmax
+            ctx = _requant(bb, bb.emit(op.matmul(p, split(v, [0, 2, 1, 3]), out_dtype="int32")), 1 / 128)
+            merged = bb.emit(op.reshape(bb.emit(op.permute_dims(ctx, [0, 2, 1, 3])), (1, seq, hidden)))
+            out = bb.emit_output((merged, s, k_split) if leak else (merged, s))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+@pytest.mark.parametrize("leak", [False, True])
+def test_head_split_and_merge_are_strided_operands(tmp_path, leak):
+    """Q, Kᵀ and V are read in place from the (seq, hidden) matrices (Kᵀ through the array's B
+    transpose) and the merged context is written in place: no transpose runs on the CPU,
+    bit-exact with the host.  A view whose intermediate is used elsewhere stays a CPU op."""
+    rng = np.random.default_rng(7)
+    mod = attention_heads(leak=leak)
+    inputs = {n: rng.integers(-128, 128, (1, 20, 48), dtype=np.int8) for n in "qkv"}
+    fused, prog, res = compile_and_run(mod, "default", tmp_path, inputs)
+    main = fused["main"].script()
+    assert sorted(k for f in fused.functions.values() if (k := composite_kind(f))) == ["matmul", "matmul_requant"]
+    assert ("R.permute_dims" in main) == leak and ("R.reshape" in main) == leak
+    c = prog.c_path.read_text()
+    assert (", 48, true, " in c) != leak  # Kᵀ: stored (seq, hidden), transposed by the array
+    ex = tvm.compile(mod, target=tvm.target.Target({"kind": "llvm"}))
+    ref = relax.VirtualMachine(ex, tvm.cpu())["main"](*[tvm.runtime.tensor(v) for v in inputs.values()])
+    for i, r in enumerate(ref):
+        np.testing.assert_array_equal(res.outputs[f"output{i}"], r.numpy(), err_msg=f"output{i}")
+
+
+def test_matrix_layouts_of_head_views():
+    from l2g.passes.fuse import MatrixLayout, _layout
+
+    # one head of Q: (1, heads=12, 128, 64) read from (1, 128, 768)
+    assert _layout((1, 12, 128, 64), (98304, 64, 768, 1)) == MatrixLayout(64, 768, 1)
+    # Kᵀ of one head: rows contiguous in neither order but columns of stored K: transposed
+    assert _layout((1, 12, 64, 128), (98304, 64, 1, 768)) == MatrixLayout(64, 1, 768)
+    # two batch dims that do not collapse into one step
+    assert _layout((2, 3, 4, 5), (100, 7, 5, 1)) is None
+    # neither rows nor columns contiguous
+    assert _layout((1, 4, 5), (20, 10, 2)) is None

@@ -19,17 +19,19 @@ def acc_scale(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "cfg_name,m,k,n,use_bias,act,full_bias",
+    "cfg_name,m,k,n,use_bias,act,full_bias,b_transposed",
     [
-        ("default", 16, 16, 16, False, 0, False),
-        ("default", 37, 100, 45, True, 1, False),  # padding in every dimension, ReLU
-        ("default", 128, 200, 150, True, 0, False),  # several tile blocks in i, j and k
-        ("ibert", 64, 48, 96, True, 0, False),
-        ("default", 128, 200, 150, True, 0, True),  # an m x n bias matrix over several blocks
-        ("ibert", 37, 64, 45, True, 0, True),  # ... with padded rows and columns
+        ("default", 16, 16, 16, False, 0, False, False),
+        ("default", 37, 100, 45, True, 1, False, False),  # padding in every dimension, ReLU
+        ("default", 128, 200, 150, True, 0, False, False),  # several tile blocks in i, j and k
+        ("ibert", 64, 48, 96, True, 0, False, False),
+        ("default", 128, 200, 150, True, 0, True, False),  # an m x n bias matrix over several blocks
+        ("ibert", 37, 64, 45, True, 0, True, False),  # ... with padded rows and columns
+        ("default", 128, 200, 150, True, 0, False, True),  # B stored n x k (Kᵀ), several blocks
+        ("ibert", 37, 70, 45, False, 0, True, True),  # ... padded in every dimension
     ],
 )
-def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act, full_bias):
+def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act, full_bias, b_transposed):
     cfg = get_config(cfg_name)
     plan = plan_matmul(cfg, m, k, n)
     if (m, k, n) == (128, 200, 150):
@@ -40,13 +42,15 @@ def test_planned_matmul_matches_numpy(cfg_name, m, k, n, use_bias, act, full_bia
     rng = np.random.default_rng(m * 7 + n)
     A = rng.integers(-128, 128, (m, k), dtype=np.int8)
     B = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    B_stored = np.ascontiguousarray(B.T) if b_transposed else B
     bias = rng.integers(-20000, 20000, (m, n) if full_bias else n, dtype=np.int32)
     scale = 1 / 256
     res = sim_c(
         [PROGRAMS / "matmul_plan.c"], config=cfg,
         defines=dict(MAT_M=m, MAT_K=k, MAT_N=n, TILE_I=plan.tile_i, TILE_J=plan.tile_j, TILE_K=plan.tile_k,
-                     USE_BIAS=int(use_bias), SCALE=f"{scale}f", ACT=act, BIAS_STRIDE=n if full_bias else 0),
-        inputs={"A": A, "B": B, "bias": bias.reshape(-1)},
+                     USE_BIAS=int(use_bias), SCALE=f"{scale}f", ACT=act, BIAS_STRIDE=n if full_bias else 0,
+                     B_TRANSPOSED=int(b_transposed)),
+        inputs={"A": A, "B": B_stored, "bias": bias.reshape(-1)},
     )
     acc = A.astype(np.int32) @ B.astype(np.int32) + (bias if use_bias else 0)
     if act == 1:

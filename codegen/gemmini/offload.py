@@ -25,7 +25,7 @@ from tvm import relax
 
 from l2g.codegen.gemmini.program import OpRecord, ProgramBuilder
 from l2g.hwconfig import GemminiConfig
-from l2g.passes.fuse import composite_kind, matmul_calls, tensor_bias_layout
+from l2g.passes.fuse import composite_kind, matmul_calls, operand_layout, result_layout, tensor_bias_layout
 from l2g.passes.tile import MatmulPlan, plan_matmul
 
 
@@ -49,6 +49,7 @@ class _Chain:
     kind: str
     params: list  # the composite's parameters
     bindings: dict  # var -> value (bodies are flat dataflow blocks)
+    output: object  # the expression the composite returns
 
 
 def _read_composite(func) -> _Chain:
@@ -56,7 +57,7 @@ def _read_composite(func) -> _Chain:
     for block in func.body.blocks:
         for b in block.bindings:
             bindings[b.var] = b.value
-    return _Chain(composite_kind(func), list(func.params), bindings)
+    return _Chain(composite_kind(func), list(func.params), bindings, func.body.body)
 
 
 def _op(expr) -> str:
@@ -214,8 +215,11 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
     res = _Resolver(chain)
     (mm,) = res.calls("relax.matmul")
     a_expr, b_expr = mm.args
-    a = _operand(builder, res, a_expr, args, "a")
-    b = _operand(builder, res, b_expr, args, f"{binding.var.name}_w")
+    # head split / merge views (fuse.operand_layout): the kernel reads and writes in place
+    (a_src, a_lay), (b_src, b_lay) = operand_layout(a_expr, res.value), operand_layout(b_expr, res.value)
+    _c_expr, c_lay = result_layout(chain.output, res.value)
+    a = _operand(builder, res, a_src, args, "a")
+    b = _operand(builder, res, b_src, args, f"{binding.var.name}_w")
     bias, bias_expr = None, None
     for add in res.calls("relax.add"):
         bias_arr = _const_value(add.args[1])
@@ -232,7 +236,7 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
         if scale is None:
             return None
 
-    a_shape, b_shape = a.shape, b.shape
+    a_shape, b_shape = _shape(a_expr), _shape(b_expr)
     k = a_shape[-1]
     n = b_shape[-1]
     calls_rows = matmul_calls(a_shape, b_shape)
@@ -261,12 +265,15 @@ def _emit_matmul(builder: ProgramBuilder, cfg: GemminiConfig, binding, chain: _C
     s_lit = _f32_literal(float(scale.reshape(-1)[0])) if scalar else "1.0f"
     plan_c = f"{{{m}, {k}, {n}, {plan.tile_i}, {plan.tile_j}, {plan.tile_k}}}"
     bias_c = f"{bias.cname} + bt * {bias_step}" if bias is not None else "NULL"
-    b_step = f"{k * n}" if batch > 1 else "0"
+    b_transposed = b_lay.row == 1 and b_lay.col != 1
+    b_stride = b_lay.col if b_transposed else b_lay.row
+    a_step, b_step, c_step = (lay.step if batch > 1 else 0 for lay in (a_lay, b_lay, c_lay))
     stmts = [
         f"static const l2g_matmul_plan_t plan_{out.cname} = {plan_c};",
         f"for (int bt = 0; bt < {batch}; bt++) "
-        f"l2g_matmul_ws(&plan_{out.cname}, {a.cname} + bt * {m * k}, {k}, {b.cname} + bt * {b_step}, {n}, "
-        f"{bias_c}, {bias_stride}, {acc.cname} + bt * {m * n}, {n}, {s_lit}, 0, {'true' if full_c else 'false'});",
+        f"l2g_matmul_ws(&plan_{out.cname}, {a.cname} + bt * {a_step}, {a_lay.row}, {b.cname} + bt * {b_step}, "
+        f"{b_stride}, {'true' if b_transposed else 'false'}, {bias_c}, {bias_stride}, {acc.cname} + bt * {c_step}, "
+        f"{c_lay.row}, {s_lit}, 0, {'true' if full_c else 'false'});",
     ]
     if acc is not out:
         svec = builder.add_weight(np.broadcast_to(scale.astype(np.float32).reshape(-1), (n,)).copy(), f"{binding.var.name}_scale")

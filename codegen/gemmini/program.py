@@ -414,4 +414,4 @@ def emit_program(
 #: C flags that make the target's arithmetic match the TVM LLVM host build (see tir_to_c), and
 #: -O3 (overrides build_elf's -O2): on a BERT-base layer it saves ~2 % of the cycles, mostly by
 #: turning the embedding gathers into word copies (no vector unit on rv64gc, so no other change).
-CFLAGS = ("-fwrapv", "-ffp-contract=off", "-O3")
+CFLAGS = ("-fwrapv", "-ffp-contract=off", "-O3", "-funroll-loops")

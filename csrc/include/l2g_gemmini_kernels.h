@@ -23,19 +23,22 @@ typedef struct {
 #define L2G_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
 
 /* C = act(ACC_SCALE(A @ B + bias, scale)), int8 C (or raw int32 C when full_c).
- * Row strides are in elements.  bias is int32 or NULL: with stride_d = 0 one row of n values
+ * Row strides are in elements, so an operand may be a column slice of a wider matrix (one
+ * attention head of a hidden-state matrix).  b_transposed: B is stored n x k (row stride
+ * stride_b) and the array transposes it on the way in (Kᵀ read straight from K, no CPU
+ * transpose).  bias is int32 or NULL: with stride_d = 0 one row of n values
  * broadcast to every row, else an m x n matrix with that row stride (an attention mask added
  * in the accumulator, where it costs no CPU pass).  Weight-stationary dataflow, one loop_ws
  * per tile block, k innermost so partial sums stay in the accumulator. */
 static inline void l2g_matmul_ws(const l2g_matmul_plan_t *p, const elem_t *A, size_t stride_a,
-                                 const elem_t *B, size_t stride_b, const acc_t *bias, size_t stride_d,
+                                 const elem_t *B, size_t stride_b, bool b_transposed, const acc_t *bias, size_t stride_d,
                                  void *C, size_t stride_c, float scale, int act, bool full_c) {
   const size_t tm = L2G_CEIL_DIV(p->m, DIM), tk = L2G_CEIL_DIV(p->k, DIM), tn = L2G_CEIL_DIV(p->n, DIM);
   const size_t pad_m = tm * DIM - p->m, pad_k = tk * DIM - p->k, pad_n = tn * DIM - p->n;
   const size_t bi = L2G_CEIL_DIV(tm, p->tile_i), bj = L2G_CEIL_DIV(tn, p->tile_j), bk = L2G_CEIL_DIV(tk, p->tile_k);
   const size_t c_size = full_c ? sizeof(acc_t) : sizeof(elem_t);
 
-  gemmini_extended3_config_ex(WEIGHT_STATIONARY, act & 3, 0, ACC_SCALE_IDENTITY, 1, 1, false, false, false);
+  gemmini_extended3_config_ex(WEIGHT_STATIONARY, act & 3, 0, ACC_SCALE_IDENTITY, 1, 1, false, b_transposed, false);
   gemmini_extended_config_st(stride_c * c_size, act & 3, scale);
   gemmini_extended3_config_ld(stride_a * sizeof(elem_t), MVIN_SCALE_IDENTITY, false, 0);
   gemmini_extended3_config_ld(stride_b * sizeof(elem_t), MVIN_SCALE_IDENTITY, false, 1);
@@ -51,11 +54,12 @@ static inline void l2g_matmul_ws(const l2g_matmul_plan_t *p, const elem_t *A, si
         const bool last_k = k0 == bk - 1;
         const size_t blk_k = last_k ? tk - k0 * p->tile_k : p->tile_k;
         const elem_t *a = A + i0 * p->tile_i * DIM * stride_a + k0 * p->tile_k * DIM;
-        const elem_t *b = B + k0 * p->tile_k * DIM * stride_b + j0 * p->tile_j * DIM;
+        const elem_t *b = b_transposed ? B + j0 * p->tile_j * DIM * stride_b + k0 * p->tile_k * DIM
+                                       : B + k0 * p->tile_k * DIM * stride_b + j0 * p->tile_j * DIM;
         const acc_t *d = (k0 == 0 && bias) ? bias + i0 * p->tile_i * DIM * stride_d + j0 * p->tile_j * DIM : NULL;
         void *c = last_k ? (char *)C + (i0 * p->tile_i * DIM * stride_c + j0 * p->tile_j * DIM) * c_size : NULL;
         gemmini_loop_ws(blk_i, blk_j, blk_k, last_i ? pad_m : 0, last_j ? pad_n : 0, last_k ? pad_k : 0, a, b, d, c,
-                        stride_a, stride_b, stride_d, stride_c, false, false, full_c, false,
+                        stride_a, stride_b, stride_d, stride_c, false, b_transposed, full_c, false,
                         /* ex_accumulate: onto the bias, or onto earlier k-blocks' partial sums */
                         k0 > 0 || bias != NULL, act, 0, 0, false);
       }

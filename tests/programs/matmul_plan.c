@@ -9,12 +9,15 @@
 #define BIAS_STRIDE 0 /* one bias row for every output row; MAT_N: a full bias matrix */
 #endif
 #define BIAS_ROWS (BIAS_STRIDE ? MAT_M : 1)
+#ifndef B_TRANSPOSED
+#define B_TRANSPOSED 0 /* 1: the host's B is stored MAT_N x MAT_K */
+#endif
 
 static elem_t A[MAT_M * MAT_K], B[MAT_K * MAT_N], C[MAT_M * MAT_N];
 static acc_t bias[BIAS_ROWS * MAT_N];
 
 int main(void) {
-  int64_t sa[2] = {MAT_M, MAT_K}, sb[2] = {MAT_K, MAT_N}, sd[1] = {BIAS_ROWS * MAT_N}, sc[2] = {MAT_M, MAT_N};
+  int64_t sa[2] = {MAT_M, MAT_K}, sb[2] = {B_TRANSPOSED ? MAT_N : MAT_K, B_TRANSPOSED ? MAT_K : MAT_N}, sd[1] = {BIAS_ROWS * MAT_N}, sc[2] = {MAT_M, MAT_N};
   l2g_input_tensor("A", L2G_INT8, 2, sa, A);
   l2g_input_tensor("B", L2G_INT8, 2, sb, B);
   l2g_input_tensor("bias", L2G_INT32, 1, sd, bias);
@@ -22,7 +25,7 @@ int main(void) {
   gemmini_flush(0);
   l2g_counter_configure_cycles(7); /* the cycle model's clock */
   uint32_t t0 = counter_read(7);
-  l2g_matmul_ws(&plan, A, MAT_K, B, MAT_N, USE_BIAS ? bias : NULL, BIAS_STRIDE, C, MAT_N, SCALE, ACT, false);
+  l2g_matmul_ws(&plan, A, MAT_K, B, B_TRANSPOSED ? MAT_K : MAT_N, B_TRANSPOSED, USE_BIAS ? bias : NULL, BIAS_STRIDE, C, MAT_N, SCALE, ACT, false);
   uint32_t t1 = counter_read(7);
   int64_t cycles = (int64_t)(uint32_t)(t1 - t0), one[1] = {1};
   l2g_output_tensor("cycles", L2G_INT64, 1, one, &cycles);
