@@ -227,6 +227,25 @@ class LNAffine:
     wide: bool = False
 
 
+@dataclass(frozen=True)
+class WideAffine:
+    """LayerNorm gamma / beta folded into the wide LayerNorm's one read-out (CPU path).
+
+    ``y_q[j] = clip(RNE(fl32(fl32(fl32(x - mean) * inv_stddev) * gain[j]) + bias[j]) + zp)``
+    with ``gain = fl32(gamma / out_scale)`` and ``bias = fl32(beta / out_scale)``: one rounding
+    instead of the int16 normalized value plus an integer affine, and one pass instead of two.
+    """
+
+    gain: np.ndarray  # float32 (N,)
+    bias: np.ndarray  # float32 (N,)
+
+    @classmethod
+    def of(cls, gamma, beta, out_scale: float) -> "WideAffine":
+        g = np.asarray(gamma, np.float64).reshape(-1) / float(out_scale)
+        b = np.asarray(beta, np.float64).reshape(-1) / float(out_scale)
+        return cls(gain=g.astype(np.float32), bias=np.broadcast_to(b, g.shape).astype(np.float32))
+
+
 def ln_affine_consts(gamma, beta, norm_scale, out_scale: float, gamma_bits: int = 16,
                      wide: bool = False) -> LNAffine:
     """Quantize LayerNorm's gamma / beta for :func:`ln_affine`.  ``norm_scale`` is a scalar
@@ -501,6 +520,18 @@ def layernorm_wide(x, scale, out_dtype: str = "int16") -> np.ndarray:
     return _scale_float32(d.astype(np.float32), f, 0, out_dtype)
 
 
+def layernorm_wide_affine(x, aff: WideAffine, zero_point: int = 0, out_dtype: str = "int8") -> np.ndarray:
+    """Wide LayerNorm with gamma / beta in its read-out (:class:`WideAffine`), in float32
+    step by step as the C and LLVM code compute it (no fused multiply-add)."""
+    mean, _, inv = layernorm_wide_stats(x)
+    d = (np.asarray(x).astype(np.int64) - mean).astype(np.float32)
+    v = (d * inv).astype(np.float32) * aff.gain
+    v = (v.astype(np.float32) + aff.bias).astype(np.float32)
+    lo, hi = _dtype_range(out_dtype)
+    r = np.clip(np.rint(v), np.float32(lo - zero_point), np.float32(hi - zero_point))
+    return (r.astype(np.int32) + np.int32(zero_point)).astype(out_dtype)
+
+
 def softmax_stats(x, c: SoftmaxConsts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-row ``(max int32, iexp(x - max) int32, inv_sum_exp float32)``."""
     x = wrap32(x)
@@ -741,8 +772,8 @@ def emit_isqrt64(bb, n, steps: int = NEWTON_STEPS_64):
     return E.emit(E.op.where(over, E.sub(x, _ci(1)), x))
 
 
-def emit_layernorm_wide(bb, x, scale, out_dtype: str = "int16"):
-    """Relax :func:`layernorm_wide` over the last axis: int32 in, int16 out (int64 inside)."""
+def _emit_wide_stats(bb, x):
+    """(x - mean as int64, inv_stddev float32) of :func:`layernorm_wide_stats`."""
     E = _E(bb)
     n = _last_dim(x)
     x64 = E.i64(x)
@@ -754,8 +785,27 @@ def emit_layernorm_wide(bb, x, scale, out_dtype: str = "int16"):
     var = E.emit(E.op.floor_divide(E.emit(E.op.sum(E.mul(d, d), axis=-1, keepdims=True)), _ci(n)))
     sd = emit_isqrt64(bb, var)
     sd = E.emit(E.op.where(E.emit(E.op.equal(sd, _ci(0))), _ci(1), sd))
-    inv = E.emit(E.op.divide(_cf(1.0), E.f32(sd)))
-    return emit_acc_scale(bb, d, E.mul(inv, _cf(scale)), 0, out_dtype)
+    return d, E.emit(E.op.divide(_cf(1.0), E.f32(sd)))
+
+
+def emit_layernorm_wide(bb, x, scale, out_dtype: str = "int16"):
+    """Relax :func:`layernorm_wide` over the last axis: int32 in, int16 out (int64 inside)."""
+    d, inv = _emit_wide_stats(bb, x)
+    return emit_acc_scale(bb, d, _E(bb).mul(inv, _cf(scale)), 0, out_dtype)
+
+
+def emit_layernorm_wide_affine(bb, x, aff: WideAffine, zero_point: int = 0, out_dtype: str = "int8"):
+    """Relax :func:`layernorm_wide_affine` over the last axis."""
+    E = _E(bb)
+    d, inv = _emit_wide_stats(bb, x)
+    v = E.add(E.mul(E.mul(E.f32(d), inv), _cf(aff.gain)), _cf(aff.bias))
+    lo, hi = _dtype_range(out_dtype)
+    r = E.emit(E.op.round(v))
+    r = E.emit(E.op.minimum(E.emit(E.op.maximum(r, _cf(lo - zero_point))), _cf(hi - zero_point)))
+    r = E.emit(E.op.astype(r, "int32"))
+    if zero_point:
+        r = E.add(r, _ci(zero_point, "int32"))
+    return E.emit(E.op.astype(r, out_dtype))
 
 
 def emit_ln_affine(bb, n_q, aff: LNAffine, zero_point: int = 0, out_dtype: str = "int8"):

@@ -44,8 +44,9 @@ LayerNorm
     ``s_out``; runs on the CPU or as a Gemmini matmul/resadd read-out).  LayerNorm's epsilon
     is dropped (the unit has none; a zero variance gives ``sd = 1``).
     When the calibrated prescale would leave the row's typical ``|x - mean|`` too few bits
-    (outlier channels, as in MiniLM), ``layernorm_wide`` replaces the unit: int64 statistics
-    on the CPU, no prescale, int16 normalized values (docs/ibert.md, "Wide statistics").
+    (outlier channels, as in MiniLM), ``layernorm_wide_affine`` replaces the unit and the
+    affine: int64 statistics on the CPU, no prescale, and gamma / beta inside its float32
+    read-out, one rounding in one pass (docs/ibert.md, "Wide statistics").
 
 Every numeric decision is recorded as a typed plan (:class:`SoftmaxPlan`, :class:`GeluPlan`,
 :class:`LayerNormPlan`) whose ``reference`` method is the numpy model of exactly what the
@@ -249,20 +250,22 @@ class LayerNormPlan:
     clip: int | None
     readout_scale: np.ndarray  # float32 (N,): LAYERNORM acc_scale per channel
     affine: ib.LNAffine
-    #: int64 statistics on the CPU (ib.layernorm_wide) instead of the unit's int32 ones
-    wide: bool = False
+    #: int64 statistics on the CPU with gamma / beta in the read-out
+    #: (ib.layernorm_wide_affine) instead of the unit's int32 statistics and ``affine``
+    wide: ib.WideAffine | None = None
 
     def reference(self, x) -> np.ndarray:
         v = _prepare_np(x, self.io, self.shift, self.clip)
-        n = (ib.layernorm_wide if self.wide else ib.layernorm_unit)(v, self.readout_scale)
+        if self.wide is not None:
+            return ib.layernorm_wide_affine(v, self.wide, self.io.out_zero_point, self.io.out_dtype)
+        n = ib.layernorm_unit(v, self.readout_scale)
         return ib.ln_affine(n, self.affine, self.io.out_zero_point, self.io.out_dtype)
 
     def emit(self, bb, x):
         v = _prepare_emit(bb, x, self.io, self.shift, self.clip)
         scale = self.readout_scale
-        if self.wide:
-            n = ib.emit_layernorm_wide(bb, v, scale)
-            return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
+        if self.wide is not None:
+            return ib.emit_layernorm_wide_affine(bb, v, self.wide, self.io.out_zero_point, self.io.out_dtype)
         n = emit_unit_call(bb, "layernorm_unit", v, dict(col_scale=[float(f) for f in np.ravel(scale)]),
                            lambda b, xv: ib.emit_layernorm_unit(b, xv, scale))
         return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
@@ -401,7 +404,8 @@ def plan_layernorm(io: _IO, gamma: np.ndarray, beta: np.ndarray, opts: IntegerOn
     readout = (levels / need).astype(np.float32)
     norm_scale = 1.0 / readout.astype(np.float64)
     aff = ib.ln_affine_consts(gamma, beta, norm_scale, io.out_scale, wide=wide)
-    return LayerNormPlan(io=io, shift=shift, clip=clip, readout_scale=readout, affine=aff, wide=wide)
+    return LayerNormPlan(io=io, shift=shift, clip=clip, readout_scale=readout, affine=aff,
+                         wide=ib.WideAffine.of(gamma, beta, io.out_scale) if wide else None)
 
 
 @dataclass

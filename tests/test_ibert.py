@@ -245,6 +245,7 @@ def relax_kernels():
     aff = ib.ln_affine_consts(gamma, beta, norm_scale=1 / 16, out_scale=0.05)
     ln_cols = rng.uniform(2.0, 40.0, C).astype(np.float32)
     aff_wide = ib.ln_affine_consts(gamma, beta, norm_scale=1 / 4096, out_scale=0.05, wide=True)
+    wide_aff = ib.WideAffine.of(gamma, beta, out_scale=0.05)
     specs = {
         "igelu": (lambda bb, x: ib.emit_igelu(bb, x, g), lambda x: ib.igelu(x, g), "int32"),
         "igelu2": (lambda bb, x: ib.emit_igelu(bb, x, g2), lambda x: ib.igelu(x, g2), "int32"),
@@ -265,6 +266,10 @@ def relax_kernels():
                            lambda x: ib.layernorm_wide(x, 16.0), "int32"),
         "layernorm_wide_cols": (lambda bb, x: ib.emit_layernorm_wide(bb, x, ln_cols),
                                 lambda x: ib.layernorm_wide(x, ln_cols), "int32"),
+        "layernorm_wide_affine": (lambda bb, x: ib.emit_layernorm_wide_affine(bb, x, wide_aff, 0, "int8"),
+                                  lambda x: ib.layernorm_wide_affine(x, wide_aff, 0, "int8"), "int32"),
+        "layernorm_wide_affine_zp": (lambda bb, x: ib.emit_layernorm_wide_affine(bb, x, wide_aff, 3, "uint8"),
+                                     lambda x: ib.layernorm_wide_affine(x, wide_aff, 3, "uint8"), "int32"),
         "isqrt": (lambda bb, x: ib.emit_isqrt(bb, x), lambda x: ib.isqrt(x), "int32"),
         "shl3": (lambda bb, x: ib.emit_shift_scale(bb, x, 3), lambda x: ib.shift_scale(x, 3), "int32"),
         "rrs5": (lambda bb, x: ib.emit_shift_scale(bb, x, -5), lambda x: ib.shift_scale(x, -5), "int32"),
@@ -312,7 +317,7 @@ def _inputs(kind, shape, rng):
 
 @pytest.mark.parametrize("name", ["igelu", "igelu2", "igelu_unit", "iexp", "iexp2", "softmax", "softmax2",
                                   "softmax_s", "layernorm", "layernorm_odd", "layernorm_wide",
-                                  "layernorm_wide_cols", "isqrt", "shl3", "rrs5", "rrs1",
+                                  "layernorm_wide_cols", "layernorm_wide_affine", "layernorm_wide_affine_zp", "isqrt", "shl3", "rrs5", "rrs1",
                                   "acc_scale", "acc_scale_zp", "ln_affine", "ln_affine_wide"])
 def test_relax_bit_exact(relax_kernels, name):
     specs, run, shape = relax_kernels
