@@ -40,7 +40,10 @@ Residual adds and embeddings: a residual add ``a + b`` is computed in int32 at a
 scale ``s_acc = absmax(a + b) / 2**20`` (calibrated): each operand is brought to that scale
 with ``RNE(fl32(x) · fl32(s_x / s_acc))`` (exactly, when the ratio is 1) and the two are added
 as int32, the way Gemmini accumulates a residual onto a matmul result in its accumulator
-(mvin with accumulate) before the normalization unit reads it out.  A constant operand
+(mvin with accumulate) before the normalization unit reads it out.  When one operand is a
+matmul accumulator with a scalar scale, its own scale is ``s_acc`` if the sum fits (8x
+headroom) and the other operand is much coarser: the accumulator then enters the add as it
+is, and on Gemmini the other operand is the matmul's D matrix (``residual_scale``).  A constant operand
 (position embeddings) is an int32 bias at ``s_acc``.  Keeping the residual stream at int32
 up to the LayerNorm is what keeps BERT's outlier channels (|x| ~ 200 next to |x| ~ 1) from
 being rounded away.  Embedding tables are stored as **int16** (per-tensor scale) and gathered
@@ -71,6 +74,11 @@ from l2g.errors import L2GError
 MASK_BIAS = -(2**24)
 #: residual adds keep |sum| ≤ calibrated absmax at 2**20 steps (2**11 headroom in int32)
 RESADD_BITS_SCALE = float(2**20)
+#: a residual add at a matmul accumulator's scale (_Quantizer.residual_scale) keeps
+#: calibrated absmax · RESADD_HEADROOM below 2**31, and the other operand's step is at least
+#: RESADD_MIN_COARSER times the accumulator's
+RESADD_HEADROOM = 8.0
+RESADD_MIN_COARSER = 16.0
 
 _LAYOUT_OPS = {
     "relax.reshape",
@@ -161,6 +169,8 @@ class _Quantizer:
         self.bb = relax.BlockBuilder()
         self.env: dict[str, object] = {}  # name → new expr in the original dtype/domain
         self.qenv: dict[str, QTensor] = {}  # name → integer stand-in
+        self.matmul_accs: set[str] = set()  # int32 stand-ins that are a matmul accumulator (+ bias)
+        self.acc_bias: dict[str, tuple] = {}  # name of ``matmul + bias`` → (matmul expr, int32 bias)
         self.q8cache: dict[str, QTensor] = {}
         self.bindings: dict[str, object] = {}  # name → original bound value
         self.report = QuantizeReport()
@@ -306,6 +316,7 @@ class _Quantizer:
             self.qenv[name] = QTensor(acc, qa.scale * qb.scale, "int32")
         else:
             return False
+        self.matmul_accs.add(name)
         self.report.int8_matmuls += 1
         return True
 
@@ -348,6 +359,9 @@ class _Quantizer:
                 b32 = np.clip(np.rint(bias / qx.scale), -(2**31), 2**31 - 1).astype(np.int32)
                 acc = self.emit(op.add(qx.expr, relax.const(b32, "int32")), name)
                 self.qenv[name] = QTensor(acc, qx.scale, "int32")
+                if x.name in self.matmul_accs:
+                    self.matmul_accs.add(name)
+                    self.acc_bias[name] = (qx.expr, relax.const(b32, "int32"))
                 return True
         # (2) additive attention mask on the scalar-scale Q·Kᵀ accumulator
         if qx.dtype == "int32" and qx.scalar and isinstance(y, relax.Var) and y.name not in self.qenv:
@@ -359,12 +373,36 @@ class _Quantizer:
         if not isinstance(y, relax.Var):
             return False
         qy = self.qenv.get(y.name) or self.q8_of(y.name)
-        s_acc = self.fine_scale(name)
-        parts = [self.rescale32(q, s_acc) for q in (qx, qy)]
-        acc = self.emit(op.add(parts[0], parts[1]), name)
+        s_acc, acc_name = self.residual_scale(name, (x.name, qx), (y.name, qy))
+        if acc_name in self.acc_bias:
+            # (matmul + bias) + r as matmul + (r + bias): int32 adds wrap, so the order
+            # changes no bit, and the whole second term can be the matmul's D matrix
+            mm, bias = self.acc_bias[acc_name]
+            rest = self.rescale32(qy if acc_name == x.name else qx, s_acc)
+            acc = self.emit(op.add(mm, self.emit(op.add(rest, bias))), name)
+        else:
+            parts = [self.rescale32(q, s_acc) for q in (qx, qy)]
+            acc = self.emit(op.add(parts[0], parts[1]), name)
         self.qenv[name] = QTensor(acc, s_acc, "int32")
         self.report.resadds += 1
         return True
+
+    def residual_scale(self, name: str, *operands: tuple[str, QTensor]) -> tuple[np.float64, str | None]:
+        """The int32 scale of residual add ``name``: the scalar scale of an operand that is a
+        matmul accumulator, so that it enters the add unchanged and Gemmini adds the other
+        operand as the matmul's D matrix (``fuse.accumulator_bias_ok``), no CPU pass over
+        the sum.  Only when the sum keeps 8x int32 headroom at that scale and the other
+        operand's own step is at least 16x as coarse (rounding it adds under 1/32 of its
+        LSB); otherwise :meth:`fine_scale`.  Returns the scale and the accumulator operand's
+        name (None for the fine scale)."""
+        absmax = max(self.ranges[name].absmax, 1e-8)
+        for (a_name, a), (_, b) in (operands, operands[::-1]):
+            if a_name not in self.matmul_accs or a.dtype != "int32" or not a.scalar:
+                continue
+            s = float(a.scale)
+            if absmax / s * RESADD_HEADROOM < 2.0**31 and float(np.min(b.scale)) >= RESADD_MIN_COARSER * s:
+                return np.float64(a.scale), a_name
+        return self.fine_scale(name), None
 
     def fine_scale(self, name: str) -> np.float64:
         """Scalar int32 scale with 2**20 steps over the calibrated range of ``name``."""

@@ -193,3 +193,39 @@ def test_gelu_int8_input_scale_makes_qb_exact(calibrated):
     exact = ib.GELU_B * np.sqrt(2) / s
     assert abs(c.qb - exact) < 1e-3
     assert calibrated * (1 - 1e-5) <= s <= calibrated * (1 + 1 / abs(c.qb) + 1e-5)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_residual_add_at_the_matmul_accumulator_scale(per_channel):
+    """``(x @ W + b) + r``: with a scalar accumulator scale the sum is taken at that scale, as
+    ``x @ W + (r' + b)``, so that Gemmini can start the accumulator with ``r' + b`` (the D
+    matrix) instead of a CPU pass rescaling both sides; a per-channel accumulator keeps the
+    fine common scale.  Either way the result stays close to float."""
+    from tvm import relax
+
+    from l2g.passes._relax_util import is_const
+    from l2g.passes.host import build_host
+
+    op = relax.op
+    rng = np.random.default_rng(11)
+    w = rng.normal(0, 0.2, (16, 16))
+    b = rng.normal(0, 0.5, 16)
+
+    def body(bb, x):
+        h = bb.emit(op.nn.layer_norm(x, const(np.ones(16)), const(np.zeros(16)), axes=[-1]))
+        m = bb.emit(op.add(bb.emit(op.matmul(h, const(w))), const(b)))
+        return bb.emit(op.nn.layer_norm(bb.emit(op.add(m, h)), const(np.ones(16)), const(np.zeros(16)), axes=[-1]))
+
+    mod = build({"x": ((1, 8, 16), "float32")}, body)
+    samples = [{"x": rng.normal(size=(1, 8, 16)).astype("float32")} for _ in range(4)]
+    qmod, ctx = _quantized(mod, samples, per_channel=per_channel)
+    assert ctx.quant_report.resadds == 1
+    bindings = {bd.var.name: bd.value for bd in qmod["main"].body.blocks[0].bindings}
+    onto_matmul = [v for v in bindings.values()
+                   if getattr(v, "op", None) is not None and getattr(v.op, "name", "") == "relax.add"
+                   and isinstance(v.args[0], relax.Var) and v.args[0].name in bindings
+                   and getattr(bindings[v.args[0].name].op, "name", "") == "relax.matmul"
+                   and not is_const(v.args[1])]
+    assert len(onto_matmul) == (0 if per_channel else 1)
+    a, q = build_host(mod)(samples[0]), build_host(qmod)(samples[0])
+    assert np.abs(a - q).max() < 0.1, np.abs(a - q).max()
