@@ -44,9 +44,10 @@ LayerNorm
     ``s_out``; runs on the CPU or as a Gemmini matmul/resadd read-out).  LayerNorm's epsilon
     is dropped (the unit has none; a zero variance gives ``sd = 1``).
     When the calibrated prescale would leave the row's typical ``|x - mean|`` too few bits
-    (outlier channels, as in MiniLM), ``layernorm_wide_affine`` replaces the unit and the
-    affine: int64 statistics on the CPU, no prescale, and gamma / beta inside its float32
-    read-out, one rounding in one pass (docs/ibert.md, "Wide statistics").
+    (outlier channels, as in MiniLM), ``layernorm_wide`` replaces the unit: int64 statistics
+    on the CPU, no prescale, int16 normalized values; with ``ln_wide_affine`` (the Gemmini
+    build) ``layernorm_wide_affine`` takes gamma / beta into its float32 read-out instead,
+    one rounding in one pass (docs/ibert.md, "Wide statistics").
 
 Every numeric decision is recorded as a typed plan (:class:`SoftmaxPlan`, :class:`GeluPlan`,
 :class:`LayerNormPlan`) whose ``reference`` method is the numpy model of exactly what the
@@ -114,6 +115,12 @@ class IntegerOnlyOptions:
     #: ``|x - mean|`` fewer than ``ln_min_unit_bits`` bits (models with outlier channels)
     ln_stats: str = "auto"
     ln_min_unit_bits: int = 8
+    #: wide LayerNorms take gamma / beta into their float32 read-out (ib.WideAffine): one
+    #: rounding in one CPU pass instead of int16 normalized values plus an integer affine
+    #: pass.  On for the Gemmini build (compile.gemmini_quantization), where the pass costs
+    #: cycles; off on the host path, whose SST-2 check it moved by one of 872 sentences
+    #: (docs/ibert.md, "Wide statistics")
+    ln_wide_affine: bool = False
     #: bound an int32 GELU input by its calibrated |x| max times this margin (saturating
     #: beyond) instead of by ``int32_bound``, for a finer prescale.  Off by default: on
     #: MiniLM (16 SST-2 sentences) margin 2 lowered the integer-only cosine from 0.9896 to
@@ -250,22 +257,27 @@ class LayerNormPlan:
     clip: int | None
     readout_scale: np.ndarray  # float32 (N,): LAYERNORM acc_scale per channel
     affine: ib.LNAffine
-    #: int64 statistics on the CPU with gamma / beta in the read-out
-    #: (ib.layernorm_wide_affine) instead of the unit's int32 statistics and ``affine``
-    wide: ib.WideAffine | None = None
+    #: int64 statistics on the CPU (ib.layernorm_wide) instead of the unit's int32 ones
+    wide: bool = False
+    #: with ``wide``: gamma / beta inside the read-out (ib.layernorm_wide_affine) instead of
+    #: ``affine`` on int16 normalized values (IntegerOnlyOptions.ln_wide_affine)
+    wide_affine: ib.WideAffine | None = None
 
     def reference(self, x) -> np.ndarray:
         v = _prepare_np(x, self.io, self.shift, self.clip)
-        if self.wide is not None:
-            return ib.layernorm_wide_affine(v, self.wide, self.io.out_zero_point, self.io.out_dtype)
-        n = ib.layernorm_unit(v, self.readout_scale)
+        if self.wide_affine is not None:
+            return ib.layernorm_wide_affine(v, self.wide_affine, self.io.out_zero_point, self.io.out_dtype)
+        n = (ib.layernorm_wide if self.wide else ib.layernorm_unit)(v, self.readout_scale)
         return ib.ln_affine(n, self.affine, self.io.out_zero_point, self.io.out_dtype)
 
     def emit(self, bb, x):
         v = _prepare_emit(bb, x, self.io, self.shift, self.clip)
         scale = self.readout_scale
-        if self.wide is not None:
-            return ib.emit_layernorm_wide_affine(bb, v, self.wide, self.io.out_zero_point, self.io.out_dtype)
+        if self.wide_affine is not None:
+            return ib.emit_layernorm_wide_affine(bb, v, self.wide_affine, self.io.out_zero_point, self.io.out_dtype)
+        if self.wide:
+            n = ib.emit_layernorm_wide(bb, v, scale)
+            return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
         n = emit_unit_call(bb, "layernorm_unit", v, dict(col_scale=[float(f) for f in np.ravel(scale)]),
                            lambda b, xv: ib.emit_layernorm_unit(b, xv, scale))
         return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
@@ -404,8 +416,9 @@ def plan_layernorm(io: _IO, gamma: np.ndarray, beta: np.ndarray, opts: IntegerOn
     readout = (levels / need).astype(np.float32)
     norm_scale = 1.0 / readout.astype(np.float64)
     aff = ib.ln_affine_consts(gamma, beta, norm_scale, io.out_scale, wide=wide)
-    return LayerNormPlan(io=io, shift=shift, clip=clip, readout_scale=readout, affine=aff,
-                         wide=ib.WideAffine.of(gamma, beta, io.out_scale) if wide else None)
+    fold = wide and opts.ln_wide_affine
+    return LayerNormPlan(io=io, shift=shift, clip=clip, readout_scale=readout, affine=aff, wide=wide,
+                         wide_affine=ib.WideAffine.of(gamma, beta, io.out_scale) if fold else None)
 
 
 @dataclass

@@ -342,6 +342,15 @@ def test_layernorm_wide_stats_for_outlier_rows():
     e_w = np.max(np.abs(got * s_out - real))
     e_u = np.max(np.abs(pu.reference(x) * s_out - real))
     assert e_w <= e_u + 1e-9, (e_w, e_u)
+    # the Gemmini build's fold: gamma / beta in the read-out, one rounding, one CPU pass
+    rep_f = IntegerOnlyReport()
+    folded = integer_only(mod, ctx, options=IntegerOnlyOptions(ln_wide_affine=True), report=rep_f)
+    (_, pf), = rep_f.plans
+    assert pf.wide and pf.wide_affine is not None and pw.wide_affine is None
+    got_f = build_host(folded)(x)
+    assert np.array_equal(got_f, pf.reference(x))
+    e_f = np.max(np.abs(got_f * s_out - real))
+    assert e_f <= e_w + 1e-9, (e_f, e_w)
 
 
 def test_gelu_calibrated_input_bound():

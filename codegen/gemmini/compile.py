@@ -427,13 +427,16 @@ def gemmini_quantization(mode: str) -> dict:
       exact (``quantize.gelu_int8_input_scale``), and the unit widens that int8 itself
       (no prescale pass over the int32 accumulator on the CPU);
     * softmax outputs are int8 at 1/127, the unit's own output scale (no requantization).
+
+    And a LayerNorm that needs wide statistics (so runs on the CPU anyway) takes gamma / beta
+    into its read-out, one pass instead of two (``IntegerOnlyOptions.ln_wide_affine``).
     """
     from l2g.passes.integer_only import IntegerOnlyOptions
 
     fields: dict = dict(per_channel_weights=False, smooth_alpha=GEMMINI_SMOOTH_ALPHA)
     if mode == "integer":
         fields.update(gelu_input_dtype="int8", softmax_out_scale=1.0 / 127.0,
-                      integer_options=IntegerOnlyOptions(gelu_max_shift=0))
+                      integer_options=IntegerOnlyOptions(gelu_max_shift=0, ln_wide_affine=True))
     return fields
 
 
