@@ -99,7 +99,7 @@ def _is_int8_matmul(ctx: relax.transform.PatternCheckContext) -> bool:
     # a view's intermediate is never materialized, so nothing else may read it
     if has_leaking_intermediate_variables(ctx):
         return False
-    value_of = _lookup(ctx.matched_bindings)
+    value_of = binding_lookup(ctx.matched_bindings)
     a, b = (operand_layout(x, value_of) for x in mms[0].args)
     calls_rows = matmul_calls(_dims(mms[0].args[0]), _dims(mms[0].args[1]))
     if a is None or b is None or calls_rows is None or a[1].col != 1:
@@ -110,7 +110,7 @@ def _is_int8_matmul(ctx: relax.transform.PatternCheckContext) -> bool:
     return out is not None and out[1].col == 1
 
 
-def _lookup(bindings) -> Callable:
+def binding_lookup(bindings) -> Callable:
     """``var -> bound value`` over a binding map (the expression itself when unbound)."""
     def value_of(expr):
         for var, val in bindings.items():

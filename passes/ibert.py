@@ -303,8 +303,12 @@ def acc_scale(x, scale, zero_point: int = 0, out_dtype="int8") -> np.ndarray:
 
 def _scale_float32(fx, scale, zero_point: int = 0, out_dtype="int8") -> np.ndarray:
     """The float part of :func:`acc_scale` on values already converted to float32."""
+    return _round_to(np.asarray(fx, np.float32) * np.asarray(scale, dtype=np.float32), zero_point, out_dtype)
+
+
+def _round_to(f, zero_point: int = 0, out_dtype="int8") -> np.ndarray:
+    """``clip(RNE(f) + zp)`` in ``out_dtype`` for float32 ``f``: every read-out's last step."""
     lo, hi = _dtype_range(out_dtype)
-    f = np.asarray(fx, np.float32) * np.asarray(scale, dtype=np.float32)
     r = np.clip(np.rint(f), np.float32(lo - zero_point), np.float32(hi - zero_point))
     return (r.astype(np.int32) + np.int32(zero_point)).astype(out_dtype)
 
@@ -527,9 +531,7 @@ def layernorm_wide_affine(x, aff: WideAffine, zero_point: int = 0, out_dtype: st
     d = (np.asarray(x).astype(np.int64) - mean).astype(np.float32)
     v = (d * inv).astype(np.float32) * aff.gain
     v = (v.astype(np.float32) + aff.bias).astype(np.float32)
-    lo, hi = _dtype_range(out_dtype)
-    r = np.clip(np.rint(v), np.float32(lo - zero_point), np.float32(hi - zero_point))
-    return (r.astype(np.int32) + np.int32(zero_point)).astype(out_dtype)
+    return _round_to(v, zero_point, out_dtype)
 
 
 def softmax_stats(x, c: SoftmaxConsts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -638,9 +640,13 @@ def emit_acc_scale(bb, x, scale, zero_point: int = 0, out_dtype: str = "int8"):
     """Relax :func:`acc_scale`.  ``x`` int32 expr; ``scale`` a Python float (rounded to
     float32) or a float32 Relax expr (e.g. a per-row factor)."""
     E = _E(bb)
-    lo, hi = _dtype_range(out_dtype)
     s = scale if isinstance(scale, _relax().Expr) else _cf(scale)
-    f = E.mul(E.f32(x), s)
+    return _emit_round_to(E, E.mul(E.f32(x), s), zero_point, out_dtype)
+
+
+def _emit_round_to(E, f, zero_point: int = 0, out_dtype: str = "int8"):
+    """Relax :func:`_round_to` on a float32 expr."""
+    lo, hi = _dtype_range(out_dtype)
     r = E.emit(E.op.round(f))
     r = E.emit(E.op.minimum(E.emit(E.op.maximum(r, _cf(lo - zero_point))), _cf(hi - zero_point)))
     r = E.emit(E.op.astype(r, "int32"))
@@ -799,13 +805,7 @@ def emit_layernorm_wide_affine(bb, x, aff: WideAffine, zero_point: int = 0, out_
     E = _E(bb)
     d, inv = _emit_wide_stats(bb, x)
     v = E.add(E.mul(E.mul(E.f32(d), inv), _cf(aff.gain)), _cf(aff.bias))
-    lo, hi = _dtype_range(out_dtype)
-    r = E.emit(E.op.round(v))
-    r = E.emit(E.op.minimum(E.emit(E.op.maximum(r, _cf(lo - zero_point))), _cf(hi - zero_point)))
-    r = E.emit(E.op.astype(r, "int32"))
-    if zero_point:
-        r = E.add(r, _ci(zero_point, "int32"))
-    return E.emit(E.op.astype(r, out_dtype))
+    return _emit_round_to(E, v, zero_point, out_dtype)
 
 
 def emit_ln_affine(bb, n_q, aff: LNAffine, zero_point: int = 0, out_dtype: str = "int8"):

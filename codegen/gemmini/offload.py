@@ -25,7 +25,7 @@ from tvm import relax
 
 from l2g.codegen.gemmini.program import OpRecord, ProgramBuilder
 from l2g.hwconfig import GemminiConfig
-from l2g.passes.fuse import composite_kind, matmul_calls, operand_layout, result_layout, tensor_bias_layout
+from l2g.passes.fuse import binding_lookup, composite_kind, matmul_calls, operand_layout, result_layout, tensor_bias_layout
 from l2g.passes.tile import MatmulPlan, plan_matmul
 
 
@@ -69,12 +69,7 @@ class _Resolver:
 
     def __init__(self, chain: _Chain):
         self.chain = chain
-
-    def value(self, expr):
-        for var, val in self.chain.bindings.items():
-            if var.same_as(expr):
-                return val
-        return expr
+        self.value = binding_lookup(chain.bindings)  # var -> its bound value (or expr itself)
 
     def calls(self, name: str) -> list:
         return [v for v in self.chain.bindings.values() if _op(v) == name]
