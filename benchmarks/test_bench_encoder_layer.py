@@ -1,13 +1,14 @@
 """Issue 5 end-to-end targets on one BERT-base encoder layer (hidden 768, 12 heads, FFN 3072,
-sequence 128, random weights from ``make_bert_model``): ``integer`` mode on the ``ibert``
-config against the survey's ``baseline`` mode on ``default``.
+sequence 128, random weights; ``make_bert_layer_onnx``: hidden states in, hidden states out,
+no embeddings and no pooling): ``integer`` mode on the ``ibert`` config against the survey's
+``baseline`` mode on ``default``.
 
 Both programs are compiled with ``l2g compile`` and run on Spike + Gemmini with ``l2g run
 --check``, so the cycle counts are those of bit-exact programs.  Cycles come from the
 deterministic cycle model: these are exact checks, not timing tests.  They are performance
 targets, so they live with the benchmarks (`make bench`; `l2g bench encoder` sweeps the same
-layer at more sequence lengths) rather than in the CI test suite: two full compiles of a
-BERT-base layer take several minutes on 2 cores.
+layer at more sequence lengths, and the one-layer model with embeddings and pooling) rather
+than in the CI test suite: two full compiles of a BERT-base layer take minutes on 2 cores.
 """
 
 import json
@@ -18,16 +19,15 @@ import pytest
 
 L2G = [sys.executable, "-m", "l2g.cli"]
 SEQ = 128
-TEXT = "a gripping, funny and moving film"
 
 
-def _compile_and_run(model, out, mode: str, config: str) -> dict:
+def _compile_and_run(model, inputs, out, mode: str, config: str) -> dict:
     proc = subprocess.run(
         [*L2G, "compile", str(model), "-o", str(out), "--mode", mode, "--config", config, "--seq-len", str(SEQ)],
         capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = subprocess.run([*L2G, "run", str(out), "--check", "--text", TEXT], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([*L2G, "run", str(out), "--check", "--inputs", str(inputs)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     report = report[0] if isinstance(report, list) else report
@@ -37,13 +37,18 @@ def _compile_and_run(model, out, mode: str, config: str) -> dict:
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    from l2g.frontend.synthetic import make_bert_model
+    import numpy as np
+
+    from l2g.frontend.synthetic import BERT_BASE_LAYER, LAYER_INPUT, make_bert_layer_onnx
 
     root = tmp_path_factory.mktemp("bert_base_layer")
-    model = make_bert_model(root / "model")
+    model = make_bert_layer_onnx(root / "layer.onnx", seq_len=SEQ)
+    inputs = root / "inputs.npz"
+    hidden = np.random.default_rng(0).standard_normal((1, SEQ, BERT_BASE_LAYER.hidden)).astype(np.float32)
+    np.savez(inputs, **{LAYER_INPUT: hidden})
     return {
-        "baseline": _compile_and_run(model, root / "baseline", "baseline", "default"),
-        "integer": _compile_and_run(model, root / "integer", "integer", "ibert"),
+        "baseline": _compile_and_run(model, inputs, root / "baseline", "baseline", "default"),
+        "integer": _compile_and_run(model, inputs, root / "integer", "integer", "ibert"),
     }
 
 

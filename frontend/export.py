@@ -145,16 +145,48 @@ def torch_module_for_export(model, kind: ModelKind | None = None):
     """Wrap a transformers model into the exported signature; returns ``(module, kind, use_tt)``."""
     if kind is None:
         kind = "classifier" if type(model).__name__.endswith("ForSequenceClassification") else "embedding"
-    try:  # eager attention gives the plain matmul/softmax pattern the passes expect
-        model.set_attn_implementation("eager")
-    except Exception:  # older transformers: the private attribute is what selects it
-        model.config._attn_implementation = "eager"
+    use_eager_attention(model)
     use_tt = "token_type_ids" in inspect.signature(model.forward).parameters and (
         getattr(model.config, "type_vocab_size", 0) or 0
     ) > 0
     Classifier, MeanPooled = _wrappers()
     wrapper = Classifier(model, use_tt) if kind == "classifier" else MeanPooled(model, use_tt)
     return wrapper.eval(), kind, use_tt
+
+
+def use_eager_attention(model) -> None:
+    """Select eager attention: it gives the plain matmul/softmax pattern the passes expect."""
+    try:
+        model.set_attn_implementation("eager")
+    except Exception:  # older transformers: the private attribute is what selects it
+        model.config._attn_implementation = "eager"
+
+
+def export_onnx(module, args: tuple, out_path: Path, *, input_names: list[str], output_names: list[str],
+                opset: int = 18, what: str = "the model") -> None:
+    """``torch.onnx.export`` (dynamo) of ``module`` called on ``args``, weights inside the file."""
+    import torch
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                module,
+                args,
+                str(out_path),
+                input_names=input_names,
+                output_names=output_names,
+                dynamo=True,
+                optimize=True,
+                opset_version=opset,
+                external_data=False,
+                verbose=False,
+            )
+    except Exception as exc:  # the exporter raises many types; keep the cause visible
+        raise L2GError(
+            f"torch.onnx (dynamo) could not export {what}: {type(exc).__name__}: {exc}. "
+            "Check that onnxscript is installed and the model runs in PyTorch with these inputs."
+        ) from exc
 
 
 def export_model(
@@ -189,26 +221,8 @@ def export_model(
     args = (ids, mask) + ((torch.zeros(batch, seq_len, dtype=torch.long),) if use_tt else ())
     out_name = "logits" if kind == "classifier" else "embedding"
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with torch.no_grad():
-            torch.onnx.export(
-                module,
-                args,
-                str(out_path),
-                input_names=names,
-                output_names=[out_name],
-                dynamo=True,
-                optimize=True,
-                opset_version=opset,
-                external_data=False,
-                verbose=False,
-            )
-    except Exception as exc:  # the exporter raises many types; keep the cause visible
-        raise L2GError(
-            f"torch.onnx (dynamo) could not export the {kind} model: {type(exc).__name__}: {exc}. "
-            "Check that onnxscript is installed and the model runs in PyTorch with these inputs."
-        ) from exc
+    export_onnx(module, args, out_path, input_names=names, output_names=[out_name], opset=opset,
+                what=f"the {kind} model")
     labels: tuple[str, ...] = ()
     if kind == "classifier":
         id2label = getattr(model.config, "id2label", None) or {}

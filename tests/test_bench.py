@@ -186,6 +186,22 @@ def test_speedups_pair_integer_with_baseline():
     assert (s.baseline, s.candidate) == (base.id, fast.id) and s.speedup == pytest.approx(10.0)
 
 
+def test_encoder_suite_measures_the_bare_layer_and_the_one_layer_model(tmp_path):
+    """The issue's target workload is the bare encoder layer; the one-layer model (embeddings +
+    the same layer + pooling) runs next to it, both modes, longest sequence first."""
+    from l2g.bench.suites import SuiteOptions, build_tasks
+    from l2g.frontend.synthetic import make_bert_model
+
+    tasks = build_tasks("encoder", SuiteOptions())
+    assert [t.id for t in tasks[:4]] == [
+        "encoder/bert-base-layer/seq512/baseline@default", "encoder/bert-base-layer/seq512/integer@ibert",
+        "encoder/bert-base-1layer-model/seq512/baseline@default", "encoder/bert-base-1layer-model/seq512/integer@ibert"]
+    assert len(tasks) == 8 and {t.encoder.kind for t in tasks} == {"layer", "embedding"}
+    with pytest.raises(ValueError, match="make_bert_layer_onnx"):
+        make_bert_model(tmp_path / "m", tasks[0].encoder)
+    assert not (tmp_path / "m").exists()  # refused before writing anything
+
+
 def test_report_puts_survey_figures_next_to_ours(tmp_path):
     from l2g.bench import plots, report
     from l2g.bench.suites import speedups

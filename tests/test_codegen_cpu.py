@@ -180,9 +180,10 @@ def test_float_rounding_edge_cases_bit_exact(tmp_path):
 
 
 def test_requantize_round_clamp_matches_host_on_edge_values(tmp_path):
-    """cast(int, clip(round(x))) is printed as one fmax/fmin/fcvt helper (l2g_round_clamp_f32):
-    ties, values beyond the bounds and int32, infinities, NaN and -0.0 must still give TVM's
-    LLVM results, for both clamp orders (NaN goes to a different bound in each)."""
+    """cast(int, clip(round(x))) and cast(int, round(clip(x))) are printed as one fmax/fmin/fcvt
+    helper (l2g_round_clamp_f32): ties, values beyond the bounds and int32, infinities, NaN and
+    -0.0 must still give TVM's LLVM results, for both clamp orders (NaN goes to a different
+    bound in each)."""
     bb = relax.BlockBuilder()
     x = relax.Var("x", relax.TensorType((32,), "float32"))
     with bb.function("main", [x]):
@@ -192,7 +193,11 @@ def test_requantize_round_clamp_matches_host_on_edge_values(tmp_path):
             lo, hi = relax.const(-128.0, "float32"), relax.const(127.0, "float32")
             b = bb.emit(relax.op.astype(relax.op.minimum(relax.op.maximum(relax.op.round(x), lo), hi), "int8"))
             c = bb.emit(relax.op.astype(relax.op.clip(relax.op.round(x), -2147483520, 2147483520), "int32"))
-            o = bb.emit_output((a, b, c))
+            # rounding after the clip (the quantize pass's fine residual scale) is the same integer
+            d = bb.emit(relax.op.astype(relax.op.round(relax.op.clip(x, -128, 127)), "int8"))
+            e = bb.emit(relax.op.astype(relax.op.round(relax.op.minimum(relax.op.maximum(x, lo), hi)), "int8"))
+            f = bb.emit(relax.op.astype(relax.op.round(relax.op.clip(x, -16777216, 16777216)), "int32"))
+            o = bb.emit_output((a, b, c, d, e, f))
         bb.emit_func_output(o)
     mod = bb.get()
     vals = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -0.0, 126.5, 127.5, -128.5, -129.5, 1e10, -1e10, 3e9, -3e9,
@@ -202,7 +207,7 @@ def test_requantize_round_clamp_matches_host_on_edge_values(tmp_path):
     from l2g.codegen.gemmini.compile import lower_cpu_ops
 
     prog = emit_program(lower_cpu_ops(mod), tmp_path)  # fused and inlined, as `l2g compile` does
-    assert prog.c_path.read_text().count("l2g_round_clamp_f32(") >= 4  # definition + three uses
+    assert prog.c_path.read_text().count("l2g_round_clamp_f32(") >= 7  # definition + six uses
     res = run_elf(build_elf(prog.sources, extra_cflags=CFLAGS), gemmini=False, inputs=inputs)
     ref = _host_reference(mod, inputs["x"])
     for i, r in enumerate(ref):

@@ -70,3 +70,33 @@ def test_run_rejects_wrong_input_shape(tiny_classifier, tmp_path):
     proc = subprocess.run([*L2G, "run", str(out), "--inputs", str(bad)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert "input 'input_ids' has shape [1, 17], the model expects [1, 16]" in proc.stderr
+
+
+@pytest.mark.parametrize("mode,config", [("baseline", "default"), ("integer", "ibert")])
+def test_bare_encoder_layer_onnx_compiles_and_runs_bit_exact(tmp_path, mode, config):
+    """The encoder-layer benchmark's workload: one bare BERT layer exported to ONNX (float
+    hidden states in and out), compiled from the .onnx file with random calibration inputs,
+    run with `--inputs`, bit-exact; the manifest takes the sequence length from the file."""
+    from l2g.frontend.synthetic import LAYER_INPUT, BertShape, make_bert_layer_onnx
+
+    shape = BertShape(hidden=32, heads=2, intermediate=64, kind="layer")
+    onnx_path = make_bert_layer_onnx(tmp_path / "layer.onnx", shape, seq_len=SEQ)
+    out = tmp_path / "out"
+    proc = subprocess.run([*L2G, "compile", str(onnx_path), "-o", str(out), "--mode", mode, "--config", config,
+                           "--seq-len", "999"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seq_len"] == SEQ
+    assert [(t["name"], t["shape"]) for t in manifest["inputs"]] == [(LAYER_INPUT, [1, SEQ, 32])]
+    # no embeddings, no mask, no pooling: the only gathers or reductions are the layer's own
+    assert not any(o["name"].split(":")[1].startswith("take") for o in manifest["ops"])
+    inputs = tmp_path / "in.npz"
+    np.savez(inputs, **{LAYER_INPUT: np.random.default_rng(3).standard_normal((1, SEQ, 32)).astype(np.float32)})
+    proc = subprocess.run([*L2G, "run", str(out), "--check", "--inputs", str(inputs)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())  # one run: one report, not a list
+    assert report["check"] == "bit-exact"
+    # Q, K, V, attention output, the two FFN matmuls, and Q·Kᵀ and P·V of both heads, all on Gemmini
+    assert sum(o["macs"] for o in report["ops"]) == SEQ * 32 * (4 * 32 + 2 * 64) + 2 * SEQ * SEQ * 32
+    assert [t["shape"] for t in manifest["outputs"]] == [[1, SEQ, 32]]

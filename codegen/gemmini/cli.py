@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("integer", "baseline"), default="integer",
                    help="integer: integer-only nonlinear ops (default); baseline: float nonlinear ops "
                    "on the CPU with quantize/dequantize around them (the survey's baseline)")
-    p.add_argument("--seq-len", type=int, default=128, help="static sequence length (default: %(default)s)")
+    p.add_argument("--seq-len", type=int, default=128, help="static sequence length of a Hugging Face model's export (default: %(default)s; "
+                   "an .onnx file keeps its own shapes)")
     p.add_argument("--calib-data", metavar="FILE.jsonl",
                    help="JSONL with a 'text' (or 'question'/'prompt') field for calibration sentences")
     p.add_argument("--calib-limit", type=int, default=32, help="calibration sentences to use (default: %(default)s)")

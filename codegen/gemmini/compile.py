@@ -491,6 +491,7 @@ def compile_model(
     secs["import"] = time.perf_counter() - t0
     if not samples:
         samples = _random_samples(mod)
+        extra["seq_len"] = _sequence_length(mod, seq_len)
     ctx = CompileContext(calib_inputs=samples, ranges_path=out_dir / "ranges.json", **gemmini_quantization(mode))
     preset = "integer_only" if mode == "integer" else "int8"
     t0 = time.perf_counter()
@@ -514,6 +515,16 @@ DEFAULT_CALIBRATION_TEXTS = [
     "how many minutes are in a week ?",
     "it rains in the north while the south stays sunny and warm",
 ]
+
+
+def _sequence_length(mod: tvm.IRModule, default: int) -> int:
+    """An ONNX file fixes its own shapes: the sequence length is dim 1 of its first input of
+    rank 2 or more (``(batch, seq, ...)``), else ``default``."""
+    for p in mod["main"].params:
+        shape = p.ty.shape
+        if len(shape) >= 2:
+            return int(shape[1].value)
+    return default
 
 
 def _random_samples(mod: tvm.IRModule, n: int = 4) -> list[dict]:

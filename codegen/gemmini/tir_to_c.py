@@ -512,34 +512,48 @@ class _Printer:
 
 
     def round_clamp(self, e) -> str | None:
-        """``Cast(int, clip(round(x), lo, hi))`` with float32 ``x`` and integral bounds in int32
-        range as one ``l2g_round_clamp_f32`` (see the prelude), else None."""
+        """``Cast(int, clip(round(x), lo, hi))`` or ``Cast(int, round(clip(x, lo, hi)))`` with
+        float32 ``x`` and integral bounds in int32 range as one ``l2g_round_clamp_f32`` (see
+        the prelude), else None.  With integral bounds, rounding before or after the clip gives
+        the same integer, and the NaN rule depends only on the clip's Min/Max order."""
         dt = dtype_of(e)
         if not dt.startswith("int"):
             return None
-        outer = e.value
-        ok, ik = type(outer).__name__, type(getattr(outer, "a", None)).__name__
-        if {ok, ik} != {"Min", "Max"}:
+        rounded_outside = _is_round(e.value)
+        clip = _clip_bounds(e.value.args[0] if rounded_outside else e.value)
+        if clip is None:
             return None
-        inner = outer.a
-        if type(outer.b).__name__ != "FloatImm" or type(inner.b).__name__ != "FloatImm":
-            return None
-        rnd = inner.a
-        if type(rnd).__name__ != "Call" or getattr(rnd.op, "name", "") not in ("tirx.round", "tirx.nearbyint"):
-            return None
-        x = rnd.args[0]
+        x, lo, hi, nan_lo = clip
+        if not rounded_outside:
+            if not _is_round(x):
+                return None
+            x = x.args[0]
         if dtype_of(x) != "float32":
             return None
-        if ok == "Max":  # max(min(r, hi), lo): NaN -> hi
-            lo, hi, nan_lo = float(outer.b.value), float(inner.b.value), 0
-        else:  # min(max(r, lo), hi): NaN -> lo
-            lo, hi, nan_lo = float(inner.b.value), float(outer.b.value), 1
         bits = int(dt[3:])
         tmin, tmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
         if not (lo.is_integer() and hi.is_integer() and max(tmin, -(2**31)) <= lo <= hi <= min(tmax, 2**31 - 1)):
             return None
         flo, fhi = c_float_literal(lo, "float32"), c_float_literal(hi, "float32")
         return f"(({c_type(dt)})l2g_round_clamp_f32({self.expr(x)}, {flo}, {fhi}, {nan_lo}))"
+
+
+def _is_round(e) -> bool:
+    return type(e).__name__ == "Call" and getattr(e.op, "name", "") in ("tirx.round", "tirx.nearbyint")
+
+
+def _clip_bounds(e):
+    """``(x, lo, hi, nan_lo)`` of a float clip ``max(min(x, hi), lo)`` (NaN -> hi) or
+    ``min(max(x, lo), hi)`` (NaN -> lo) with constant bounds, else None."""
+    ok, ik = type(e).__name__, type(getattr(e, "a", None)).__name__
+    if {ok, ik} != {"Min", "Max"}:
+        return None
+    inner = e.a
+    if type(e.b).__name__ != "FloatImm" or type(inner.b).__name__ != "FloatImm":
+        return None
+    if ok == "Max":
+        return inner.a, float(e.b.value), float(inner.b.value), 0
+    return inner.a, float(inner.b.value), float(e.b.value), 1
 
 
 def _operands(e) -> list:

@@ -108,18 +108,22 @@ class GemmTask:
         )
 
 
-#: the synthetic encoders of the `encoder` and `ci` suites (random weights, see ModelTask.seed)
-BERT_BASE_LAYER = BertShape()
+#: the synthetic encoders of the `encoder` and `ci` suites (random weights, see ModelTask.seed):
+#: the issue's target workload is the bare layer; the one-layer model adds the embeddings and
+#: the mean pooling around the same layer (same weights)
+BERT_BASE_LAYER = BertShape(kind="layer")
+BERT_BASE_ONE_LAYER_MODEL = BertShape()
 TINY_ENCODER = BertShape(hidden=64, heads=2, intermediate=128, layers=1)
+ENCODER_WORKLOADS = (("bert-base-layer", BERT_BASE_LAYER), ("bert-base-1layer-model", BERT_BASE_ONE_LAYER_MODEL))
 
 
 @dataclass(frozen=True)
 class ModelTask:
     """Compile a model directory (``l2g compile``) and run it once on Spike.
 
-    With ``encoder`` set, the model directory is first generated from that shape and
-    ``seed`` (so a worker on any machine can rebuild the same model); otherwise
-    ``model_dir`` is used.
+    With ``encoder`` set, the model is first generated from that shape and ``seed`` (so a
+    worker on any machine can rebuild the same model): a model directory, or for
+    ``kind="layer"`` one bare encoder layer as an ONNX file.  Otherwise ``model_dir`` is used.
     """
 
     suite: str
@@ -141,11 +145,13 @@ class ModelTask:
 
         workdir.mkdir(parents=True, exist_ok=True)
         if self.encoder is not None:
-            from l2g.frontend.synthetic import make_bert_model
+            from l2g.frontend.synthetic import make_bert_layer_onnx, make_bert_model
 
-            shape = replace(self.encoder, max_positions=max(self.encoder.max_positions, self.seq_len),
-                            kind="embedding")
-            model_dir = make_bert_model(workdir / "hf", shape, seed=self.seed)
+            shape = replace(self.encoder, max_positions=max(self.encoder.max_positions, self.seq_len))
+            if shape.kind == "layer":
+                model_dir = make_bert_layer_onnx(workdir / "layer.onnx", shape, seq_len=self.seq_len, seed=self.seed)
+            else:
+                model_dir = make_bert_model(workdir / "hf", replace(shape, kind="embedding"), seed=self.seed)
         elif self.model_dir:
             model_dir = Path(self.model_dir)
         else:
@@ -274,8 +280,8 @@ def build_tasks(suite: str, opts: SuiteOptions) -> list:
     if suite == "encoder":
         # longest sequences first: the slowest points start at once and overlap the rest
         seqs = sorted(opts.seq_lens or ENCODER_SEQ_LENS, reverse=True)
-        return [ModelTask("encoder", "bert-base-layer", m, c, s, encoder=BERT_BASE_LAYER, timeout=opts.timeout)
-                for s in seqs for m, c in _variants(opts)]
+        return [ModelTask("encoder", name, m, c, s, encoder=shape, timeout=opts.timeout)
+                for s in seqs for name, shape in ENCODER_WORKLOADS for m, c in _variants(opts)]
     if suite == "model":
         seqs = list(opts.seq_lens) or [128]
         tasks: list = [CompiledRunTask("model", _model_name(Path(d).resolve()), str(Path(d).resolve()), opts.timeout)
