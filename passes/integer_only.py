@@ -283,9 +283,40 @@ class LayerNormPlan:
         return ib.emit_ln_affine(bb, n, self.affine, self.io.out_zero_point, self.io.out_dtype)
 
 
-def plan_softmax(io: _IO, n: int, opts: IntegerOnlyOptions) -> SoftmaxPlan:
+def static_row_span(expr, lookup) -> int | None:
+    """An upper bound on ``max - min`` within any row of the integer ``expr``, read from its
+    definition (``lookup`` maps a var to its bound value): an int8 · int8 matmul (inner length
+    K: ``K · INT8_PRODUCT_SPAN``), an int8 cast, a ``where`` between two constants, and sums
+    of these (the attention mask on Q·Kᵀ).  None when the definition is anything else."""
+    from tvm import relax
+
+    from l2g.passes._relax_util import const_scalar, op_name
+    from l2g.passes.quantize import INT8_PRODUCT_SPAN
+
+    value = lookup(expr) if isinstance(expr, relax.Var) else expr
+    if value is None:
+        return None
+    name = op_name(value)
+    if name == "relax.matmul":
+        a, b = value.args
+        if str(a.ty.dtype) == "int8" and str(b.ty.dtype) == "int8":
+            return INT8_PRODUCT_SPAN * int(a.ty.shape[-1])
+        return None
+    if name == "relax.astype" and str(value.args[0].ty.dtype) == "int8":
+        return 255
+    if name == "relax.where":
+        hi, lo = const_scalar(value.args[1]), const_scalar(value.args[2])
+        return None if hi is None or lo is None else int(abs(hi - lo))
+    if name == "relax.add":
+        spans = [static_row_span(a, lookup) for a in value.args]
+        return None if None in spans else sum(spans)
+    return None
+
+
+def plan_softmax(io: _IO, n: int, opts: IntegerOnlyOptions, in_span: int | None = None) -> SoftmaxPlan:
     """Pick the prescale: the finest scale ``s_in·2^k`` (k >= 0, RRS) at which the row sum of
-    i-exp, ``n·iexp(0)``, stays below 2^30."""
+    i-exp, ``n·iexp(0)``, stays below 2^30.  ``in_span`` bounds ``max - min`` within an input
+    row (:func:`static_row_span`); it can spare the clamp pass."""
     if opts.softmax_shift is not None:
         shift = opts.softmax_shift
         consts = ib.softmax_consts(io.in_scale * 2.0 ** (-shift))
@@ -309,6 +340,8 @@ def plan_softmax(io: _IO, n: int, opts: IntegerOnlyOptions) -> SoftmaxPlan:
             and abs(float(np.float32(io.out_scale)) / float(unit) - 1.0) < 1e-6)
     requant = None if same else float(np.float32((1.0 / 127.0) / io.out_scale))
     span = 2 * _shifted_bound(_in_bound(io, opts.int32_bound), shift)  # |x - rowmax| bound
+    if in_span is not None:
+        span = min(span, _shifted_bound(in_span, shift))
     clamp = span * consts.qln2_inv >= (1 << 31)
     return SoftmaxPlan(io=io, shift=shift, consts=consts, requant=requant, clamp=clamp)
 
@@ -654,7 +687,7 @@ def integer_only(mod, ctx, *, options: IntegerOnlyOptions | None = None,
                 io = self._io(q, dq)
                 if io is None:
                     return None
-                plan = plan_softmax(io, int(dq[0].ty.shape[-1]), opts)
+                plan = plan_softmax(io, int(dq[0].ty.shape[-1]), opts, static_row_span(dq[0], self._binding))
                 rep.plans.append(("softmax", plan))
                 return plan.emit(bb, dq[0])
             if name == "relax.nn.layer_norm" and "layernorm" in opts.ops:

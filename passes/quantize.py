@@ -70,8 +70,14 @@ import numpy as np
 
 from l2g.errors import L2GError
 
-#: int32 value that the attention mask's "-inf" becomes in the Q·Kᵀ accumulator.
+#: int32 value that the attention mask's "-inf" becomes in the Q·Kᵀ accumulator at most
+#: (see :func:`mask_bias`).
 MASK_BIAS = -(2**24)
+#: max - min of one int8 · int8 product: 16384 (-128·-128) down to -16256 (127·-128)
+INT8_PRODUCT_SPAN = 16384 + 16256
+#: a "-inf" mask entry lies this far (in real units, times ln 2) below every unmasked score:
+#: i-exp's shift reaches 32, where the unit's exponential is exactly 0, at 32·ln 2
+MASK_GAP_LN2 = 64
 #: residual adds keep |sum| ≤ calibrated absmax at 2**20 steps (2**11 headroom in int32)
 RESADD_BITS_SCALE = float(2**20)
 #: a residual add at a matmul accumulator's scale (_Quantizer.residual_scale) keeps
@@ -117,6 +123,22 @@ class QTensor:
     @property
     def scalar(self) -> bool:
         return self.scale.ndim == 0
+
+
+def mask_bias(scale: float, dot_len: int | None) -> int:
+    """The int32 value of a "-inf" attention-mask entry on an int8 · int8 accumulator of
+    inner length ``dot_len`` at ``scale``.
+
+    It only has to sit ``MASK_GAP_LN2 · ln 2`` (real units) below the lowest score a row can
+    hold next to its highest, ``INT8_PRODUCT_SPAN · dot_len`` steps: then i-exp gives the
+    masked entry exactly 0 at any softmax prescale.  Keeping it that small (rather than
+    ``MASK_BIAS``) keeps the softmax's ``(max - x) · qln2_inv`` inside int32, so no clamp pass
+    runs before the unit (``integer_only.plan_softmax`` proves that from the same bounds).
+    Without a known ``dot_len`` it is ``MASK_BIAS``."""
+    if dot_len is None:
+        return MASK_BIAS
+    gap = INT8_PRODUCT_SPAN * dot_len + math.ceil(MASK_GAP_LN2 * math.log(2.0) / float(scale))
+    return max(MASK_BIAS, -gap)
 
 
 def quantize_weight(w: np.ndarray, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +193,7 @@ class _Quantizer:
         self.qenv: dict[str, QTensor] = {}  # name → integer stand-in
         self.matmul_accs: set[str] = set()  # int32 stand-ins that are a matmul accumulator (+ bias)
         self.acc_bias: dict[str, tuple] = {}  # name of ``matmul + bias`` → (matmul expr, int32 bias)
+        self.dot_len: dict[str, int] = {}  # emitted int8 · int8 matmul binding → inner length
         self.q8cache: dict[str, QTensor] = {}
         self.bindings: dict[str, object] = {}  # name → original bound value
         self.report = QuantizeReport()
@@ -317,6 +340,7 @@ class _Quantizer:
         else:
             return False
         self.matmul_accs.add(name)
+        self.dot_len[name] = int(a.ty.shape[-1])
         self.report.int8_matmuls += 1
         return True
 
@@ -365,7 +389,7 @@ class _Quantizer:
                 return True
         # (2) additive attention mask on the scalar-scale Q·Kᵀ accumulator
         if qx.dtype == "int32" and qx.scalar and isinstance(y, relax.Var) and y.name not in self.qenv:
-            m = self.int_mask(y, qx.scale)
+            m = self.int_mask(y, qx.scale, self.dot_len.get(getattr(qx.expr, "name", None)))
             acc = self.emit(op.add(qx.expr, m), name)
             self.qenv[name] = QTensor(acc, qx.scale, "int32")
             return True
@@ -419,15 +443,19 @@ class _Quantizer:
         f = self.emit(op.clip(f, -2147483520.0, 2147483520.0))
         return self.emit(op.astype(f, "int32"))
 
-    def int_mask(self, y, s: np.ndarray):
-        """The float mask ``y`` as an int32 bias at accumulator scale ``s`` (≤ 0, ≥ MASK_BIAS)."""
+    def int_mask(self, y, s: np.ndarray, dot_len: int | None = None):
+        """The float mask ``y`` as an int32 bias at accumulator scale ``s`` (≤ 0, ≥ MASK_BIAS).
+
+        A two-valued mask (``where(cond, a, b)`` with constants) maps a value beyond
+        :func:`mask_bias` (its "-inf") to that bias."""
         from l2g.passes._relax_util import const_scalar, op_name
 
         relax, op = self.relax, self.relax.op
         inv = 1.0 / float(s)
+        low = mask_bias(float(s), dot_len)
 
         def conv(v):
-            return int(np.clip(np.rint(v * inv), MASK_BIAS, -MASK_BIAS)) if np.isfinite(v * inv) else (MASK_BIAS if v < 0 else -MASK_BIAS)
+            return int(np.clip(np.rint(v * inv), low, -MASK_BIAS)) if np.isfinite(v * inv) else (low if v < 0 else -MASK_BIAS)
 
         src = self.bindings.get(y.name)
         if op_name(src) == "relax.where":

@@ -249,6 +249,63 @@ def test_options_and_pipeline_signature():
     assert plan.shift == 0 and plan.consts == ib.gelu_consts(0.05)
 
 
+@pytest.mark.parametrize("dot_len", [16, 32, 64])
+def test_mask_bias_spares_the_softmax_clamp_and_still_zeroes_masked_entries(dot_len):
+    """With the attention mask's "-inf" at ``quantize.mask_bias`` (not MASK_BIAS = -2**24),
+    the static row span of ``Q·Kᵀ + mask`` keeps ``(max - x)·qln2_inv`` inside int32 at every
+    accumulator scale BERT-like models produce, so no clamp pass is planned, and the masked
+    entries of the worst rows (unmasked scores at both ends of the int8 · int8 range, a masked
+    score at the top) still come out exactly 0."""
+    from l2g.passes.integer_only import _IO, IntegerOnlyOptions, plan_softmax
+    from l2g.passes.quantize import INT8_PRODUCT_SPAN, MASK_BIAS, mask_bias
+
+    n = 40
+    hi, lo = 16384 * dot_len, -16256 * dot_len
+    for s_acc in np.geomspace(1e-6, 3e-3, 12):
+        m = mask_bias(float(s_acc), dot_len)
+        assert MASK_BIAS <= m < 0
+        io = _IO("int32", 0, float(np.float32(s_acc)), 1 / 127, 0, "int8")
+        generic = plan_softmax(io, n, IntegerOnlyOptions())
+        plan = plan_softmax(io, n, IntegerOnlyOptions(), INT8_PRODUCT_SPAN * dot_len - m)
+        assert plan.shift == generic.shift and not plan.clamp
+        rows = np.zeros((3, n), np.int64)
+        rows[:, :10] = hi
+        rows[:, 10:20] = lo
+        rows[:, 20:] = np.array([[hi], [lo], [0]]) + m  # masked
+        x = ib.shift_scale(rows.astype(np.int32), plan.shift).astype(np.int64)
+        q = x - x.max(axis=-1, keepdims=True)
+        assert np.all(q * plan.consts.qln2_inv > -(2**31))  # why no clamp is needed
+        assert np.all(ib.iexp(q[:, 20:], plan.consts) == 0), s_acc  # nothing masked in the row sum
+        out = plan.reference(rows.astype(np.int32))
+        assert np.all(out[:, 20:] == 0) and np.all(out[:, :10] > 0), s_acc
+    assert mask_bias(1e-6, None) == MASK_BIAS
+
+
+def test_static_row_span_reads_qk_plus_mask():
+    """The span bound follows an int8 · int8 matmul plus a two-constant where; anything else
+    (a float input, an int32 matmul operand) gives None, so the generic bound stays."""
+    from l2g.passes.integer_only import static_row_span
+    from l2g.passes.quantize import INT8_PRODUCT_SPAN
+
+    bb = relax.BlockBuilder()
+    q = relax.Var("q", relax.TensorType((1, 2, 8, 16), "int8"))
+    k = relax.Var("k", relax.TensorType((1, 2, 16, 8), "int8"))
+    c = relax.Var("c", relax.TensorType((1, 1, 1, 8), "bool"))
+    w = relax.Var("w", relax.TensorType((1, 2, 16, 8), "int32"))
+    with bb.function("main", [q, k, c, w]):
+        with bb.dataflow():
+            s = bb.emit(op.matmul(q, k, out_dtype="int32"))
+            m = bb.emit(op.where(c, relax.const(0, "int32"), relax.const(-5000, "int32")))
+            x = bb.emit(op.add(s, m))
+            y = bb.emit(op.matmul(q, w, out_dtype="int32"))  # noqa: F841 (int8 x int32: unknown range)
+            z = bb.emit(op.add(y, m))
+            out = bb.emit_output((x, z))
+        bb.emit_func_output(out)
+    bindings = {b.var: b.value for blk in bb.get()["main"].body.blocks for b in blk.bindings}
+    assert static_row_span(x, bindings.get) == INT8_PRODUCT_SPAN * 16 + 5000
+    assert static_row_span(z, bindings.get) is None
+
+
 def test_on_quantize_output_of_bert_blocks():
     """Integration: calibrate + quantize (the colleague's passes) then integer_only on a BERT
     FFN sub-layer (LN, GELU, LN on the int32 residual) and an attention block (masked

@@ -138,9 +138,11 @@ def test_resadd_follows_gemmini_semantics():
 
 
 def test_attention_softmax_takes_int32_with_mask_bias():
-    """Q·Kᵀ stays int32; the mask becomes an int32 MASK_BIAS; 1/√d is folded into the scale."""
+    """Q·Kᵀ stays int32; the mask's "-inf" becomes the int32 ``mask_bias`` of the accumulator's
+    scale and inner length; 1/√d is folded into the scale."""
     from l2g.passes.host import build_host
-    from l2g.passes.quantize import MASK_BIAS
+    from l2g.passes._relax_util import const_scalar
+    from l2g.passes.quantize import MASK_BIAS, mask_bias
 
     mod = attention_block()
     rng = np.random.default_rng(6)
@@ -152,11 +154,20 @@ def test_attention_softmax_takes_int32_with_mask_bias():
 
     samples = [sample(k) for k in (3, 5, 8, 6)]
     qmod, ctx = _quantized(mod, samples)
-    text = qmod["main"].script()
-    assert f"R.const({MASK_BIAS}, \"int32\")" in text
-    deq = [b.value for blk in qmod["main"].body.blocks for b in blk.bindings
-           if getattr(getattr(b.value, "op", None), "name", "") == "relax.dequantize"]
-    assert any(str(d.args[0].ty.dtype) == "int32" for d in deq), "softmax must be fed by dequantize(int32)"
+    bound = {b.var: b.value for blk in qmod["main"].body.blocks for b in blk.bindings}
+
+    def name(v):
+        return getattr(getattr(v, "op", None), "name", "")
+
+    (sm,) = [v for v in bound.values() if name(v) == "relax.nn.softmax"]
+    sm_in = bound[sm.args[0]]
+    assert name(sm_in) == "relax.dequantize" and str(sm_in.args[0].ty.dtype) == "int32"
+    add = bound[sm_in.args[0]]  # Q·Kᵀ + mask
+    qk = bound[add.args[0]]
+    assert name(add) == "relax.add" and name(qk) == "relax.matmul" and str(qk.args[1].ty.dtype) == "int8"
+    bias = mask_bias(const_scalar(sm_in.args[1]), int(qk.args[0].ty.shape[-1]))
+    assert MASK_BIAS < bias < 0
+    assert f"R.const({bias}, \"int32\")" in qmod["main"].script()
     f, q = build_host(mod), build_host(qmod)
     for s in samples[:2] + [sample(2)]:
         a, b = f(s), q(s)
