@@ -5,7 +5,7 @@ Entry point: :func:`integer_only` (``mod, ctx -> mod``; ``ctx`` may be None).
 Input (the convention of ``passes/quantize.py``, read there): every nonlinear op is bracketed
 as ``y = R.quantize(op(R.dequantize(x, s_in, zp_in)), s_out, zp_out, out_dtype)`` with scalar
 float32 scales and scalar integer zero points; ``x`` is int8 or int32 (softmax sees the raw
-Q·Kᵀ accumulator with the attention mask already added as ``MASK_BIAS = -2**24``; LayerNorm
+Q·Kᵀ accumulator with the attention mask already added, "-inf" as ``quantize.mask_bias``; LayerNorm
 sees the int32 residual stream at scale ``absmax / 2**20``).  ``op`` is one of
 
 * ``R.nn.softmax`` over the last axis;
@@ -22,7 +22,8 @@ named steps (each one a run of bindings, in this order):
 softmax
     ``prepare`` (astype int32, minus zp) → ``prescale`` (RRS by ``k`` bits when the scale is so
     fine that the row sum of i-exp could overflow int32) → ``softmax_clamp`` (``max(x,
-    rowmax - delta)``, only where ``(rowmax - x)·qln2_inv`` could overflow int32; elsewhere
+    rowmax - delta)``, only where ``(rowmax - x)·qln2_inv`` could overflow int32, judged from
+    the static row span of Q·Kᵀ + mask (:func:`static_row_span`) when there is one; elsewhere
     i-exp's saturating shift, silicon's, makes masked positions exactly 0) → ``softmax_unit`` (the
     normalization unit: MAX, SUM_EXP / INV_SUM_EXP, RESET read-out with acc_scale 1.0: int8
     at scale 1/127 in [0, 127]) → ``requant`` only if ``s_out != 1/127`` or ``zp_out != 0``.

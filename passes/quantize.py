@@ -18,7 +18,7 @@ nothing else::
   to one scalar scale of 2**20 steps over its calibrated range when the weights are
   per-channel); softmax ←
   int32 (the raw Q·Kᵀ accumulator, with the attention mask already added in int32 as a large
-  negative bias, ``MASK_BIAS`` below, and the 1/sqrt(d) factor folded into ``s_in``);
+  negative bias, :func:`mask_bias` below, and the 1/sqrt(d) factor folded into ``s_in``);
   LayerNorm ← int32 (the residual-add accumulator, see "Residual adds" below).  Integer
   kernels must tolerate int32 inputs of magnitude up to 2**24 (masked softmax positions
   must come out as probability 0).
