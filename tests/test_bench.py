@@ -221,6 +221,7 @@ def test_report_puts_survey_figures_next_to_ours(tmp_path):
     assert "| −36 % | -14.6 % (summed over 1 shapes) |" in md  # 3500 vs 4096 cycles at 64/256 KiB
     assert "| 80.0 % |" in md  # matmul share after: 8 of 10 cycles
     assert "| 19 % | 90.0 % |" in md  # baseline softmax share: paper 19 %, ours 90 of 100 cycles
+    assert "BERT-base encoder (x, seq 128) | 39.6 × | 10.0 × |" in md  # the workload names the row
     assert "![utilization](plots/utilization.png)" in md
 
 

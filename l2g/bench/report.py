@@ -73,7 +73,8 @@ def survey_rows(result: BenchResult) -> list[tuple[str, str, str]]:
                          f"{_span([p.utilization for p in pts])} ({sp} KiB scratchpad, {acc} KiB accumulator)"))
     for s in result.speedups:
         cand, base = result.point(s.candidate), result.point(s.baseline)
-        tag = f"seq {cand.shape.get('seq_len', '?')}"
+        parts = cand.id.split("/")  # suite/workload/seqN/variant: several workloads can share a suite
+        tag = (f"{parts[1]}, " if len(parts) == 4 else "") + f"seq {cand.shape.get('seq_len', '?')}"
         rows.append((SURVEY["speedup"].what + f" ({tag})", SURVEY["speedup"].paper, f"{s.speedup:.1f} ×"))
         rows.append((SURVEY["matmul_share_after"].what + f" ({tag})", SURVEY["matmul_share_after"].paper,
                      _pct(cand.breakdown["matmul"] / cand.cycles)))
