@@ -297,7 +297,7 @@ def test_static_row_span_reads_qk_plus_mask():
             s = bb.emit(op.matmul(q, k, out_dtype="int32"))
             m = bb.emit(op.where(c, relax.const(0, "int32"), relax.const(-5000, "int32")))
             x = bb.emit(op.add(s, m))
-            y = bb.emit(op.matmul(q, w, out_dtype="int32"))  # noqa: F841 (int8 x int32: unknown range)
+            y = bb.emit(op.matmul(q, w, out_dtype="int32"))  # int8 x int32: no static range
             z = bb.emit(op.add(y, m))
             out = bb.emit_output((x, z))
         bb.emit_func_output(out)

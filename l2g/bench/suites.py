@@ -149,15 +149,15 @@ class ModelTask:
 
             shape = replace(self.encoder, max_positions=max(self.encoder.max_positions, self.seq_len))
             if shape.kind == "layer":
-                model_dir = make_bert_layer_onnx(workdir / "layer.onnx", shape, seq_len=self.seq_len, seed=self.seed)
+                model = make_bert_layer_onnx(workdir / "layer.onnx", shape, seq_len=self.seq_len, seed=self.seed)
             else:
-                model_dir = make_bert_model(workdir / "hf", replace(shape, kind="embedding"), seed=self.seed)
+                model = make_bert_model(workdir / "hf", replace(shape, kind="embedding"), seed=self.seed)
         elif self.model_dir:
-            model_dir = Path(self.model_dir)
+            model = Path(self.model_dir)
         else:
             raise L2GError(f"{self.id}: neither an encoder shape nor a model directory")
         t0 = time.perf_counter()
-        compile_model(model_dir, workdir / "compiled", config=self.config, mode=self.mode, seq_len=self.seq_len,
+        compile_model(model, workdir / "compiled", config=self.config, mode=self.mode, seq_len=self.seq_len,
                       debug_reference=False)
         compile_s = time.perf_counter() - t0
         point = run_compiled_point(workdir / "compiled", self.suite, self.name, self.timeout)
