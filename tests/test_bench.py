@@ -184,6 +184,43 @@ def test_speedups_pair_integer_with_baseline():
     lone = _model_point("encoder/x/seq512/integer@ibert", "integer", "ibert", {"matmul": 9})
     (s,) = speedups([base, fast, lone])
     assert (s.baseline, s.candidate) == (base.id, fast.id) and s.speedup == pytest.approx(10.0)
+    # Amdahl on the candidate's matmuls: 100 baseline cycles over its 9 matmul cycles, and over
+    # its 1000 MACs at 16 × 16 per cycle
+    assert s.matmul_bound == pytest.approx(100 / 9) and s.array_bound == pytest.approx(100 / (1000 / 256))
+    assert s.bound_at_matmul_share(0.85) == pytest.approx(0.85 * 100 / 9)
+    # a candidate at an 85 % matmul share sits exactly on that bound: total = matmul / 0.85
+    on_bound = _model_point("encoder/x/seq128/integer@ibert", "integer", "ibert", {"matmul": 17, "softmax": 3})
+    (t,) = speedups([base, on_bound])
+    assert t.speedup == pytest.approx(t.bound_at_matmul_share(0.85))
+    no_mm = _model_point("encoder/x/seq128/integer@ibert", "integer", "ibert", {"softmax": 10})
+    (u,) = speedups([base, replace(no_mm, macs=0)])
+    assert (u.matmul_bound, u.array_bound) == (0.0, 0.0)  # unknown, not infinite
+
+
+def test_speedups_without_bounds_still_load_and_render(tmp_path):
+    """Result files written before the ceilings existed load with 0.0 and render as '-'."""
+    from l2g.bench import report
+
+    base = _model_point("encoder/x/seq128/baseline@default", "baseline", "default", {"matmul": 10, "softmax": 90})
+    fast = _model_point("encoder/x/seq128/integer@ibert", "integer", "ibert", {"matmul": 9, "softmax": 1})
+    raw = _result([base, fast], speedups=[Speedup("s", base.id, fast.id, 10.0)]).to_dict()
+    for sp in raw["speedups"]:
+        del sp["matmul_bound"], sp["array_bound"]
+    back = BenchResult.from_dict(raw)
+    assert back.speedups[0].matmul_bound == 0.0
+    assert "| s | 10.00 × | - | - | - |" in report.render(back)
+
+
+def test_summary_names_the_ceilings():
+    from l2g.bench.cli import summary
+    from l2g.bench.suites import speedups
+
+    base = _model_point("encoder/x/seq128/baseline@default", "baseline", "default", {"matmul": 10, "softmax": 90})
+    fast = _model_point("encoder/x/seq128/integer@ibert", "integer", "ibert", {"matmul": 8, "layernorm": 2})
+    res = _result([base, fast])
+    res.speedups = speedups(res.points)
+    assert ("10.00x (ceiling 12.5x with every non-matmul op free, 25.6x with the matmuls at 100 % of the array)"
+            in summary(res))
 
 
 def test_encoder_suite_measures_the_bare_layer_and_the_one_layer_model(tmp_path):
@@ -220,6 +257,10 @@ def test_report_puts_survey_figures_next_to_ours(tmp_path):
     assert "(128 KiB scratchpad, 128 KiB accumulator)" in md  # the best split: fewest cycles
     assert "| −36 % | -14.6 % (summed over 1 shapes) |" in md  # 3500 vs 4096 cycles at 64/256 KiB
     assert "| 80.0 % |" in md  # matmul share after: 8 of 10 cycles
+    # the survey's own ceiling (39.6x at an 87 % matmul share) next to ours: 100 / 8 matmul cycles
+    assert "(every other op free) (x, seq 128) | 45.5 × (39.6 / 0.87) | 12.5 × |" in md
+    # measured, only-matmuls, matmuls at peak (1000 MACs / 256), at the survey's 87 % share
+    assert "| 10.00 × | 12.5 × | 25.6 × | 10.9 × |" in md
     assert "| 19 % | 90.0 % |" in md  # baseline softmax share: paper 19 %, ours 90 of 100 cycles
     assert "BERT-base encoder (x, seq 128) | 39.6 × | 10.0 × |" in md  # the workload names the row
     assert "![utilization](plots/utilization.png)" in md

@@ -159,7 +159,11 @@ def summary(result) -> str:
             lines.append(f"{p.id:<{w}}  {p.cycles:>14,}  {100 * p.utilization:5.1f}%  "
                          f"{100 * p.breakdown['matmul'] / max(p.cycles, 1):5.1f}%")
     for s in result.speedups:
-        lines.append(f"speedup {s.name}: {s.speedup:.2f}x")
+        line = f"speedup {s.name}: {s.speedup:.2f}x"
+        if s.matmul_bound:
+            line += (f" (ceiling {s.matmul_bound:.1f}x with every non-matmul op free, "
+                     f"{s.array_bound:.1f}x with the matmuls at 100 % of the array)")
+        lines.append(line)
     for h in result.host_metrics:
         lines.append(f"{h.name}: {h.value:,.4g} {h.unit}")
     return "\n".join(lines)

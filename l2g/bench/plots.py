@@ -15,6 +15,10 @@ from l2g.bench.schema import OP_CLASSES, BenchResult
 
 #: Kim et al. 2023, Gemmini case study: I-BERT integer-only over the float baseline.
 SURVEY_SPEEDUP = 39.6
+#: ... and the matmuls' share of the integer-only cycles.  Together they give the survey's
+#: own ceiling, baseline cycles / integer-only matmul cycles = speedup / share.
+SURVEY_MATMUL_SHARE_AFTER = 0.87
+SURVEY_MATMUL_BOUND = SURVEY_SPEEDUP / SURVEY_MATMUL_SHARE_AFTER
 
 _COLORS = {"matmul": "#4C72B0", "softmax": "#DD8452", "gelu": "#55A868", "layernorm": "#C44E52",
            "resadd": "#8172B3", "quantize": "#937860", "other": "#BBBBBB"}
@@ -103,11 +107,21 @@ def speedup_chart(result: BenchResult, path: Path) -> Path | None:
     values = [s.speedup for s in result.speedups] + [SURVEY_SPEEDUP]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(values) + 2), 4.2))
     colors = ["#4C72B0"] * len(result.speedups) + ["#999999"]
-    bars = ax.bar(range(len(values)), values, color=colors, width=0.6)
-    for b, v in zip(bars, values):
+    # the ceiling (every non-matmul op free) as an outline behind each bar: how far the
+    # compiler could still go before only a slower baseline or a bigger array would help
+    ceilings = [s.matmul_bound for s in result.speedups] + [SURVEY_MATMUL_BOUND]
+    ax.bar(range(len(values)), ceilings, width=0.6, fill=False, edgecolor="#555555", linestyle="--",
+           linewidth=1.0, label="ceiling: every non-matmul op free")
+    bars = ax.bar(range(len(values)), values, color=colors, width=0.6, label="measured")
+    for b, v, c in zip(bars, values, ceilings):
         ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.1f}×", ha="center", va="bottom", fontsize=9)
+        if c > v:
+            ax.text(b.get_x() + b.get_width() / 2, c, f"≤ {c:.1f}×", ha="center", va="bottom", fontsize=8,
+                    color="#555555")
     ax.set_xticks(range(len(values)), [lbl.replace("/", "\n") for lbl in labels], fontsize=8)
     ax.set_ylabel("end-to-end speedup (×)")
+    ax.set_ylim(0, 1.15 * max(values + ceilings))
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_title("integer-only (ibert) over baseline (default)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from l2g.bench.plots import SURVEY_SPEEDUP
+from l2g.bench.plots import SURVEY_MATMUL_BOUND, SURVEY_MATMUL_SHARE_AFTER, SURVEY_SPEEDUP
 from l2g.bench.schema import OP_CLASSES, BenchResult, PointResult
 
 
@@ -34,7 +34,11 @@ SURVEY = {
     "best_util": SurveyFigure("GEMM utilization, best scratchpad/accumulator split of our sweep", "-"),
     "speedup": SurveyFigure("end-to-end speedup, integer-only (I-BERT) over baseline, BERT-base encoder",
                             f"{SURVEY_SPEEDUP} ×"),
-    "matmul_share_after": SurveyFigure("matmul share of cycles after the integer-only changes", "87 %"),
+    "matmul_share_after": SurveyFigure("matmul share of cycles after the integer-only changes",
+                                       f"{100 * SURVEY_MATMUL_SHARE_AFTER:.0f} %"),
+    "matmul_bound": SurveyFigure("speedup ceiling: baseline cycles over the integer-only build's matmul cycles "
+                                 "(every other op free)",
+                                 f"{SURVEY_MATMUL_BOUND:.1f} × ({SURVEY_SPEEDUP} / {SURVEY_MATMUL_SHARE_AFTER})"),
     "baseline_util_e2e": SurveyFigure("end-to-end array utilization of the baseline", "< 1 %"),
 }
 
@@ -78,12 +82,19 @@ def survey_rows(result: BenchResult) -> list[tuple[str, str, str]]:
         rows.append((SURVEY["speedup"].what + f" ({tag})", SURVEY["speedup"].paper, f"{s.speedup:.1f} ×"))
         rows.append((SURVEY["matmul_share_after"].what + f" ({tag})", SURVEY["matmul_share_after"].paper,
                      _pct(cand.breakdown["matmul"] / cand.cycles)))
+        if s.matmul_bound:
+            rows.append((SURVEY["matmul_bound"].what + f" ({tag})", SURVEY["matmul_bound"].paper,
+                         f"{s.matmul_bound:.1f} ×"))
         rows.append((SURVEY["baseline_util_e2e"].what + f" ({tag})", SURVEY["baseline_util_e2e"].paper,
                      _pct(base.utilization)))
         for cls, share in SURVEY_BASELINE_SHARES.items():
             rows.append((f"baseline share of cycles: {cls} ({tag})", f"{100 * share:.0f} %",
                          _pct(base.breakdown[cls] / base.cycles)))
     return rows
+
+
+def _times(x: float) -> str:
+    return f"{x:.1f} ×" if x else "-"
 
 
 def _span(values: list[float]) -> str:
@@ -125,8 +136,16 @@ def render(result: BenchResult, plots: list[Path] | None = None, rel_to: Path | 
         out += [f"| {w} | {p} | {o} |" for w, p, o in rows]
         out.append("")
     if result.speedups:
-        out += ["## End-to-end speedup", "", "| comparison | speedup |", "|---|---:|"]
-        out += [f"| {s.name} | {s.speedup:.2f} × |" for s in result.speedups]
+        out += ["## End-to-end speedup", "",
+                "The ceilings are Amdahl's law on the candidate's own matmuls: the speedup if every other "
+                "op took no time, with the matmuls as measured and at 100 % of the array, and the largest "
+                f"speedup at which matmuls still take the survey's {100 * SURVEY_MATMUL_SHARE_AFTER:.0f} % of "
+                "the cycles.", "",
+                "| comparison | speedup | ceiling: only the matmuls | ceiling: matmuls at peak | "
+                f"ceiling with matmuls at {100 * SURVEY_MATMUL_SHARE_AFTER:.0f} % of the cycles |",
+                "|---|---:|---:|---:|---:|"]
+        out += [f"| {s.name} | {s.speedup:.2f} × | {_times(s.matmul_bound)} | {_times(s.array_bound)} | "
+                f"{_times(s.bound_at_matmul_share(SURVEY_MATMUL_SHARE_AFTER))} |" for s in result.speedups]
         out.append("")
     gemms = [p for p in result.points if p.workload == "gemm"]
     if gemms:

@@ -84,12 +84,28 @@ class PointResult:
 
 @dataclass(frozen=True)
 class Speedup:
-    """End-to-end speedup of ``candidate`` over ``baseline`` (both point ids)."""
+    """End-to-end speedup of ``candidate`` over ``baseline`` (both point ids), with the two
+    ceilings the candidate's own matmuls put on it (Amdahl's law on the same hardware).
+
+    ``matmul_bound`` = baseline cycles / the candidate's matmul-op cycles: the speedup if every
+    other op of the candidate took no time.  ``array_bound`` = baseline cycles / (the
+    candidate's MACs / DIM²): the same with those matmuls at 100 % of the array, which no
+    schedule can beat.  A target above ``array_bound`` needs a slower baseline or a bigger
+    array, not a better compiler.  0.0 where unknown (files from before these fields, a
+    candidate without matmuls).
+    """
 
     name: str
     baseline: str
     candidate: str
     speedup: float
+    matmul_bound: float = 0.0
+    array_bound: float = 0.0
+
+    def bound_at_matmul_share(self, share: float) -> float:
+        """The largest speedup at which the candidate's matmuls still take ``share`` of its
+        cycles (a candidate at share s has total = matmul / s, so speedup = s · matmul_bound)."""
+        return share * self.matmul_bound
 
 
 @dataclass(frozen=True)

@@ -325,6 +325,10 @@ def speedups(points: Sequence[PointResult]) -> list[Speedup]:
     for (prefix,), modes in by_key.items():
         base, cand = modes.get("baseline"), modes.get("integer")
         if base and cand and cand.cycles:
+            matmul_cycles = cand.breakdown.get("matmul", 0)
+            peak_cycles = cand.macs / cand.config.dim ** 2
             out.append(Speedup(f"{prefix}: {cand.mode}@{cand.config.name} over {base.mode}@{base.config.name}",
-                               base.id, cand.id, base.cycles / cand.cycles))
+                               base.id, cand.id, base.cycles / cand.cycles,
+                               matmul_bound=base.cycles / matmul_cycles if matmul_cycles else 0.0,
+                               array_bound=base.cycles / peak_cycles if peak_cycles else 0.0))
     return out
