@@ -9,10 +9,15 @@ hold for any student that learned the task:
 * on Spike + Gemmini (``ibert`` config, ``integer`` mode) the first 50 dev sentences get
   exactly the host reference's outputs, hence its predictions (issue: codegen).
 
-Measured on this machine (2026-11-26): FP32 81.77 %, integer-only 80.85 % (-0.92 points) on
-all 872 dev sentences; 50 of 50 Spike outputs bit-exact; about 8 minutes for the module
-(fine-tune 67 s).  docs/frontend-passes.md has the same recipe through the CLI
-(`l2g augment --seed-only` then `l2g accuracy`).
+The accuracy check calibrates on the N_CALIB = 64 training sentences after the fine-tune's
+2000.  With the 16 it used before, the gap swings across the bound with the student: -0.92 and
+-0.69 points on the machine of 2026-11-26, -1.27 on the AMD EPYC of 2026-12-03 (FP32 81.77 % on
+both; the fine-tune's float kernels differ by CPU).  On the latter, 64 sentences gave -0.46
+(another slice of 64: -0.69); 128 gave -1.95, because min/max ranges only grow with more data,
+so more is not always better.  docs/frontend-passes.md has the whole table and the same recipe
+through the CLI (`l2g augment --seed-only` then `l2g accuracy --calib-samples 64`).  The Spike
+check compiles with the first 16 of those sentences.  About 9 minutes for the module (fine-tune
+75 s).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ pytestmark = pytest.mark.slow
 SEQ = 64
 N_TRAIN = 2000
 N_SPIKE = 50
+N_CALIB = 64
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,7 @@ def classifier(tmp_path_factory):
     examples = [Example(uid=f"t{i}", text=r["text"], label=task.normalise_label(r["label"]))
                 for i, r in enumerate(rows[:N_TRAIN])]
     student = train_student(task, default_student_path(), examples, TrainConfig(epochs=2, max_len=SEQ))
-    return save_merged(student, tmp_path_factory.mktemp("sst2") / "student"), [r["text"] for r in rows[N_TRAIN:N_TRAIN + 16]]
+    return save_merged(student, tmp_path_factory.mktemp("sst2") / "student"), [r["text"] for r in rows[N_TRAIN:N_TRAIN + N_CALIB]]
 
 
 def test_integer_only_accuracy_within_one_point_of_fp32(classifier, tmp_path):
@@ -65,7 +71,7 @@ def test_spike_predictions_equal_host_reference(classifier, tmp_path):
 
     model_dir, calib = classifier
     out = tmp_path / "gemmini"
-    manifest = compile_model(model_dir, out, config="ibert", mode="integer", seq_len=SEQ, calib_texts=calib)
+    manifest = compile_model(model_dir, out, config="ibert", mode="integer", seq_len=SEQ, calib_texts=calib[:16])
     texts = [e.text for e in load_examples(SST2 / "test.jsonl", limit=N_SPIKE)]
     names = [t.name for t in manifest.inputs]
     host = load_host_library(out / manifest.reference, names)
