@@ -313,6 +313,12 @@ def _model_name(d: Path) -> str:
     return re.sub(r"^gt_", "", d.name).replace("_", "-")
 
 
+def array_bound(baseline_cycles: float, macs: int, dim: int) -> float:
+    """The speedup of a candidate that did nothing but its ``macs`` at 100 % of a DIM × DIM
+    array, over a baseline of ``baseline_cycles``; 0.0 without MACs (unknown, not infinite)."""
+    return baseline_cycles / (macs / dim ** 2) if macs else 0.0
+
+
 def speedups(points: Sequence[PointResult]) -> list[Speedup]:
     """integer-mode points over the baseline-mode point of the same workload and shape."""
     out = []
@@ -326,9 +332,8 @@ def speedups(points: Sequence[PointResult]) -> list[Speedup]:
         base, cand = modes.get("baseline"), modes.get("integer")
         if base and cand and cand.cycles:
             matmul_cycles = cand.breakdown.get("matmul", 0)
-            peak_cycles = cand.macs / cand.config.dim ** 2
             out.append(Speedup(f"{prefix}: {cand.mode}@{cand.config.name} over {base.mode}@{base.config.name}",
                                base.id, cand.id, base.cycles / cand.cycles,
                                matmul_bound=base.cycles / matmul_cycles if matmul_cycles else 0.0,
-                               array_bound=base.cycles / peak_cycles if peak_cycles else 0.0))
+                               array_bound=array_bound(base.cycles, cand.macs, cand.config.dim)))
     return out
